@@ -1,0 +1,68 @@
+"""The rank check both time-distributed layers run before Keras sees the input."""
+
+from keras import layers
+
+from keras_tdplus.errors import SequenceShapeError
+
+
+def _producer(x):
+    """The layer that made the symbolic tensor `x`, or None if unknown."""
+    # `_keras_history` is how a KerasTensor remembers its producing operation;
+    # eager tensors have none, so the message falls back to a reshape.
+    history = getattr(x, "_keras_history", None)
+    return getattr(history, "operation", None) if history is not None else None
+
+
+def _recurrent_fix(producer):
+    """The constructor call that makes `producer` return sequences, or None."""
+    if isinstance(producer, layers.Bidirectional):
+        inner = producer.forward_layer
+        return (
+            f"Bidirectional({type(inner).__name__}({_units(inner)}, "
+            "return_sequences=True))"
+        )
+    if isinstance(producer, layers.RNN) and not producer.return_sequences:
+        return f"{type(producer).__name__}({_units(producer)}, return_sequences=True)"
+    return None
+
+
+def _units(rnn):
+    for attr in ("units", "filters"):
+        value = getattr(rnn, attr, None)
+        if value is None:
+            value = getattr(getattr(rnn, "cell", None), attr, None)
+        if value is not None:
+            return value
+    return "..."
+
+
+def format_shape(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def require_time_axis(layer, x):
+    """Raise `SequenceShapeError` unless `x` has rank >= 3 (batch, time, ...)."""
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) >= 3:
+        return
+    culprit = f"Layer '{layer.name}' ({type(layer).__name__})"
+    producer = _producer(x)
+    fix = _recurrent_fix(producer) if producer is not None else None
+    if fix is not None:
+        raise SequenceShapeError(
+            f"{culprit} needs a time axis, but recurrent layer '{producer.name}' "
+            "returns only its last step.\n"
+            f"  Received: shape {format_shape(shape)} from '{producer.name}'\n"
+            "  Expected: shape (batch, time, ..., features), rank >= 3\n"
+            f"  Fix: {fix}  # layer '{producer.name}'"
+        )
+    if len(shape) == 2:
+        fix = "x = x[:, None, :]  # one time step per sample, or reshape to (samples, time, features)"
+    else:
+        fix = "reshape the input to (samples, time, features)"
+    raise SequenceShapeError(
+        f"{culprit} needs a time axis, but its input has rank {len(shape)}.\n"
+        f"  Received: shape {format_shape(shape)}\n"
+        "  Expected: shape (batch, time, ..., features), rank >= 3\n"
+        f"  Fix: {fix}"
+    )

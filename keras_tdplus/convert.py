@@ -1,0 +1,98 @@
+"""Swap stock `TimeDistributed` layers in a model for the fast ones."""
+
+import inspect
+
+import keras
+from keras import layers
+
+from keras_tdplus.time_distributed import TimeDistributed
+from keras_tdplus.time_distributed_dense import TimeDistributedDense
+
+_TDD_ARGS = set(inspect.signature(TimeDistributedDense.__init__).parameters) - {
+    "self",
+    "kwargs",
+}
+
+
+def _as_time_distributed_dense(wrapper):
+    """A TimeDistributedDense equal to `wrapper`, or None if one cannot be."""
+    dense = wrapper.layer
+    config = dense.get_config()
+    if type(dense) is not layers.Dense or config.get("lora_rank") or dense.quantization_mode:
+        return None
+    kwargs = {key: value for key, value in config.items() if key in _TDD_ARGS}
+    return TimeDistributedDense(
+        **kwargs,
+        name=wrapper.name,
+        dtype=wrapper.dtype_policy,
+        trainable=wrapper.trainable and dense.trainable,
+    )
+
+
+def _clone_layer(layer):
+    if type(layer) is layers.TimeDistributed:
+        fused = _as_time_distributed_dense(layer)
+        if fused is not None:
+            return fused
+        inner = layer.layer.__class__.from_config(layer.layer.get_config())
+        return TimeDistributed(
+            inner, name=layer.name, dtype=layer.dtype_policy, trainable=layer.trainable
+        )
+    return layer.__class__.from_config(layer.get_config())
+
+
+def convert_time_distributed(model):
+    """Returns a copy of `model` with every stock `TimeDistributed` replaced.
+
+    Each `keras.layers.TimeDistributed(Dense(...))` becomes a
+    `TimeDistributedDense` and every other `keras.layers.TimeDistributed`
+    becomes a `keras_tdplus.TimeDistributed`, keeping its name. Weights are
+    copied, so the new model predicts what the old one did (within float
+    rounding) and trains faster. Nested Sequential and Functional models are
+    converted too. The input model is not changed.
+
+    Args:
+        model: A built Sequential or Functional `keras.Model`.
+
+    Returns:
+        A new model of the same kind, with the weights of `model`.
+
+    Example:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((5, 1)),
+    ...     keras.layers.LSTM(5, return_sequences=True),
+    ...     keras.layers.TimeDistributed(keras.layers.Dense(1)),
+    ... ])
+    >>> fast = convert_time_distributed(model)
+    >>> type(fast.layers[-1]).__name__, fast.count_params()
+    ('TimeDistributedDense', 146)
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Received an invalid value for `model`, expected a Sequential or "
+            f"Functional `keras.Model`. Received: model of type {type(model).__name__}"
+        )
+    if not isinstance(model, keras.Sequential) and not _is_functional(model):
+        raise TypeError(
+            "Received a subclassed model; `convert_time_distributed` can only rebuild "
+            "Sequential and Functional models. Fix: replace the layers in your "
+            "subclass by hand, `keras_tdplus.TimeDistributedDense` for "
+            "`TimeDistributed(Dense)`. Received: model of type "
+            f"{type(model).__name__}"
+        )
+    if not model.built:
+        raise ValueError(
+            f"Model '{model.name}' is not built, so it has no weights to copy. "
+            "Fix: start it with `keras.Input(shape)` or call `model.build(input_shape)` "
+            "first."
+        )
+    converted = keras.models.clone_model(model, clone_function=_clone_layer, recursive=True)
+    converted.set_weights(model.get_weights())
+    return converted
+
+
+def _is_functional(model):
+    # A Functional model is built from a graph of inputs and outputs; a
+    # subclassed one defines `call` itself.
+    return type(model).call is keras.Model.call or hasattr(model, "_nodes_by_depth")

@@ -1,0 +1,315 @@
+"""The echo experiments: an LSTM learns to repeat `[0.0, 0.2, 0.4, 0.6, 0.8]`.
+
+Four framings of one tiny problem show when a layer should be applied per time
+step. `one_to_one` feeds each value as its own one-step sample; `many_to_one`
+reads the whole sequence and emits all five values at once from a Dense layer;
+`many_to_many` returns the LSTM's output at every step and applies one small
+Dense to each step with `keras.layers.TimeDistributed`;
+`many_to_many_tdplus` does the same with `keras_tdplus.TimeDistributedDense`.
+
+Every run starts from a fresh Keras session and freshly pinned seeds, so the
+same seed gives the same predictions whatever ran before in the process.
+"""
+
+import dataclasses
+import io
+import time
+
+import keras
+import numpy as np
+from keras import layers
+
+from keras_tdplus.time_distributed_dense import TimeDistributedDense
+
+LENGTH = 5
+SEQUENCE = np.arange(LENGTH, dtype="float32") / LENGTH
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One framing of the echo problem: its data, model and training budget."""
+
+    name: str
+    description: str
+    x_shape: tuple
+    y_shape: tuple
+    epochs: int
+    batch_size: int
+    head: str
+
+    def data(self):
+        """The `(X, y)` arrays, reshaped from `SEQUENCE`."""
+        return SEQUENCE.reshape(self.x_shape), SEQUENCE.reshape(self.y_shape)
+
+    def build_model(self):
+        """A freshly initialised, compiled model for this experiment."""
+        return_sequences = self.head != "dense"
+        units = self.y_shape[1] if self.head == "dense" else 1
+        if self.head == "time_distributed":
+            head = layers.TimeDistributed(layers.Dense(1))
+        elif self.head == "time_distributed_dense":
+            head = TimeDistributedDense(1)
+        else:
+            head = layers.Dense(units)
+        model = keras.Sequential(
+            [
+                keras.Input(self.x_shape[1:]),
+                layers.LSTM(LENGTH, return_sequences=return_sequences),
+                head,
+            ],
+            name=self.name,
+        )
+        model.compile(loss="mean_squared_error", optimizer="adam")
+        return model
+
+
+_EXPERIMENTS = (
+    Experiment(
+        "one_to_one",
+        "five one-step samples; LSTM(5) then Dense(1)",
+        (LENGTH, 1, 1),
+        (LENGTH, 1),
+        epochs=1000,
+        batch_size=LENGTH,
+        head="dense",
+    ),
+    Experiment(
+        "many_to_one",
+        "one five-step sample; LSTM(5) then Dense(5) emits the whole sequence",
+        (1, LENGTH, 1),
+        (1, LENGTH),
+        epochs=500,
+        batch_size=1,
+        head="dense",
+    ),
+    Experiment(
+        "many_to_many",
+        "one five-step sample; LSTM(5, return_sequences=True) then "
+        "TimeDistributed(Dense(1))",
+        (1, LENGTH, 1),
+        (1, LENGTH, 1),
+        epochs=1000,
+        batch_size=1,
+        head="time_distributed",
+    ),
+    Experiment(
+        "many_to_many_tdplus",
+        "one five-step sample; LSTM(5, return_sequences=True) then "
+        "keras_tdplus.TimeDistributedDense(1)",
+        (1, LENGTH, 1),
+        (1, LENGTH, 1),
+        epochs=1000,
+        batch_size=1,
+        head="time_distributed_dense",
+    ),
+)
+
+EXPERIMENTS = tuple(experiment.name for experiment in _EXPERIMENTS)
+"""The experiment names, in the order the CLI runs them."""
+
+
+def get_experiment(name):
+    """Returns the `Experiment` called `name`.
+
+    Example:
+
+    >>> get_experiment("many_to_many").y_shape
+    (1, 5, 1)
+    """
+    for experiment in _EXPERIMENTS:
+        if experiment.name == name:
+            return experiment
+    raise ValueError(
+        f"Unknown echo experiment {name!r}. Expected one of: {', '.join(EXPERIMENTS)}. "
+        f"Received: name={name!r}"
+    )
+
+
+@dataclasses.dataclass
+class EchoResult:
+    """What one run of an echo experiment produced.
+
+    Attributes:
+        name: The experiment's name.
+        backend: The Keras backend it ran on.
+        seed: The seed passed to `keras.utils.set_random_seed`.
+        epochs: The number of epochs it trained for.
+        params: The model's total parameter count.
+        layer_params: `(layer name, class name, output shape, count)` per layer.
+        summary: The text of `model.summary()` before training.
+        predictions: The model's output on `X`, shaped like the model output.
+        targets: The `y` it was trained on.
+        loss_history: The training loss after each epoch.
+        fit_seconds: Wall time of `model.fit`.
+    """
+
+    name: str
+    backend: str
+    seed: int
+    epochs: int
+    params: int
+    layer_params: list
+    summary: str
+    predictions: np.ndarray
+    targets: np.ndarray
+    loss_history: list
+    fit_seconds: float
+
+    @property
+    def final_loss(self):
+        return self.loss_history[-1]
+
+    @property
+    def max_abs_error(self):
+        """The largest distance between a prediction and its target."""
+        return float(np.max(np.abs(self.predictions - self.targets)))
+
+    @property
+    def echoes(self):
+        """True when every prediction rounds to its target at one decimal."""
+        return bool(np.all(np.round(self.predictions, 1) == np.round(self.targets, 1)))
+
+    def formatted_predictions(self):
+        """The predictions one per line as `'%.1f'`, as the article prints them."""
+        # Adding 0.0 turns the -0.0 that rounding a tiny negative gives into 0.0.
+        return "\n".join("%.1f" % (round(float(v), 1) + 0.0) for v in self.predictions.ravel())
+
+
+def summary_text(model):
+    """The text `model.summary()` prints."""
+    buffer = io.StringIO()
+    model.summary(print_fn=lambda line, *args, **kwargs: buffer.write(line + "\n"))
+    return buffer.getvalue()
+
+
+def run(name, *, seed=0, epochs=None, verbose=0, weights=None, before_fit=None):
+    """Trains one echo experiment from scratch and predicts the sequence.
+
+    The run clears the Keras session and calls `keras.utils.set_random_seed`
+    first, so its initial weights and data order depend on `seed` alone.
+
+    Args:
+        name: One of `EXPERIMENTS`.
+        seed: Seed for Python, NumPy and the backend.
+        epochs: Training epochs; `None` uses the experiment's own budget
+            (1000, 500, 1000, 1000). `0` predicts with the initial weights.
+        verbose: Passed to `model.fit`; `2` prints one line per epoch.
+        weights: Optional list of arrays to start from instead of the seeded
+            initialisation (as from `model.get_weights()`).
+
+    Returns:
+        An `EchoResult`.
+
+    Example:
+
+    >>> result = run("many_to_many", epochs=0)
+    >>> result.params, result.predictions.shape
+    (146, (1, 5, 1))
+    """
+    experiment = get_experiment(name)
+    if epochs is None:
+        epochs = experiment.epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(
+            "Received an invalid value for `epochs`, expected a non-negative integer "
+            f"or None. Received: epochs={epochs!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(
+            "Received an invalid value for `seed`, expected a non-negative integer. "
+            f"Received: seed={seed!r}"
+        )
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    x, y = experiment.data()
+    model = experiment.build_model()
+    if weights is not None:
+        model.set_weights(weights)
+    summary = summary_text(model)
+    if before_fit is not None:
+        before_fit(model)
+    start = time.perf_counter()
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=experiment.batch_size, verbose=verbose
+    )
+    fit_seconds = time.perf_counter() - start
+    predictions = model.predict(x, batch_size=experiment.batch_size, verbose=0)
+    return EchoResult(
+        name=name,
+        backend=keras.config.backend(),
+        seed=seed,
+        epochs=epochs,
+        params=model.count_params(),
+        layer_params=[
+            (layer.name, type(layer).__name__, tuple(layer.output.shape), layer.count_params())
+            for layer in model.layers
+        ],
+        summary=summary,
+        predictions=np.asarray(predictions, dtype="float64"),
+        targets=y.astype("float64"),
+        loss_history=[float(v) for v in history.history.get("loss", [])],
+        fit_seconds=fit_seconds,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Convergence:
+    """How one experiment fared over several seeds.
+
+    Attributes:
+        name: The experiment's name.
+        backend: The Keras backend.
+        seeds: The seeds run.
+        echoed: How many runs echo the sequence to one decimal.
+        median_error: Median over seeds of the max-abs-error.
+        worst_error: Largest max-abs-error over seeds.
+        median_loss: Median final training loss.
+        mean_fit_seconds: Mean wall time of `fit`.
+    """
+
+    name: str
+    backend: str
+    seeds: tuple
+    echoed: int
+    median_error: float
+    worst_error: float
+    median_loss: float
+    mean_fit_seconds: float
+
+    @classmethod
+    def from_results(cls, results):
+        results = list(results)
+        if not results:
+            raise ValueError("Received no results; expected at least one `EchoResult`.")
+        errors = [r.max_abs_error for r in results]
+        return cls(
+            name=results[0].name,
+            backend=results[0].backend,
+            seeds=tuple(r.seed for r in results),
+            echoed=sum(r.echoes for r in results),
+            median_error=float(np.median(errors)),
+            worst_error=float(np.max(errors)),
+            median_loss=float(np.median([r.final_loss for r in results])),
+            mean_fit_seconds=float(np.mean([r.fit_seconds for r in results])),
+        )
+
+
+def convergence(name, seeds, *, epochs=None):
+    """Runs `name` once per seed and summarises the runs as a `Convergence`."""
+    return Convergence.from_results(run(name, seed=seed, epochs=epochs) for seed in seeds)
+
+
+def format_convergence_table(rows):
+    """A Markdown table of `Convergence` rows, one per experiment."""
+    lines = [
+        "| backend | experiment | seeds | echo to 1 d.p. | median max-abs-error "
+        "| worst max-abs-error | median final loss | mean fit s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.backend} | {row.name} | {len(row.seeds)} "
+            f"| {row.echoed}/{len(row.seeds)} | {row.median_error:.3f} "
+            f"| {row.worst_error:.3f} | {row.median_loss:.1e} | {row.mean_fit_seconds:.1f} |"
+        )
+    return "\n".join(lines)

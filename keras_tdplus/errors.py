@@ -1,0 +1,14 @@
+"""The package's one error class."""
+
+
+class SequenceShapeError(ValueError):
+    """A tensor or array does not have the sequence shape a layer or model needs.
+
+    Raised for every sequence-shape mistake keras_tdplus detects: a missing time
+    axis, a recurrent layer that should return sequences, a target whose rank
+    does not match the model output. It is a `ValueError`, so code that already
+    catches Keras' shape errors keeps working.
+
+    The message names the culprit on its first line, then shows the shape
+    received and the shape expected, then the fix as code.
+    """

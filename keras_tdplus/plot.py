@@ -1,0 +1,33 @@
+"""Loss curves and predictions of echo runs, drawn with matplotlib."""
+
+
+def plot_results(results, path):
+    """Saves one column per `EchoResult`: its loss curve above, predictions below.
+
+    Args:
+        results: A list of `keras_tdplus.echo.EchoResult`.
+        path: The `.png` file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("Received no results to plot; expected at least one `EchoResult`.")
+    fig, axes = plt.subplots(2, len(results), figsize=(3.6 * len(results), 6), squeeze=False)
+    for column, result in enumerate(results):
+        loss_axis, prediction_axis = axes[0][column], axes[1][column]
+        loss_axis.semilogy(result.loss_history or [float("nan")])
+        loss_axis.set_title(f"{result.name}\n({result.backend}, seed {result.seed})", fontsize=9)
+        loss_axis.set_xlabel("epoch")
+        loss_axis.set_ylabel("training loss (MSE)")
+        steps = range(result.targets.size)
+        prediction_axis.plot(steps, result.targets.ravel(), "o-", label="target")
+        prediction_axis.plot(steps, result.predictions.ravel(), "x--", label="prediction")
+        prediction_axis.set_xlabel("position in sequence")
+        prediction_axis.set_ylim(-0.1, 0.9)
+        prediction_axis.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
