@@ -14,6 +14,20 @@ def _keeps_state_across_calls(layer):
     return bool(getattr(layer, "stateful", False))
 
 
+def _batch_and_time(shape):
+    """The leading two dims of `shape` for unfolding, with -1 for an unknown one.
+
+    While Keras traces symbolically, `ops.shape` can hold `None`s; the folded
+    tensor's size then fixes the one left as -1.
+    """
+    batch, steps = shape[0], shape[1]
+    if batch is None:
+        return -1, steps
+    if steps is None:
+        return batch, -1
+    return batch, steps
+
+
 @keras.saving.register_keras_serializable(package="keras_tdplus")
 class TimeDistributed(layers.Wrapper):
     """Applies a layer to every time step, as one call on a folded batch.
@@ -73,7 +87,11 @@ class TimeDistributed(layers.Wrapper):
         self._inner_takes_mask = "mask" in params
 
     def __call__(self, inputs, *args, **kwargs):
+        # Checked here, not only in `call`, so the user sees our message rather
+        # than Keras' "Exception encountered when calling" wrapper around it.
         require_time_axis(self, inputs)
+        if kwargs.get("mask") is not None:
+            self._check_mask(inputs, kwargs["mask"])
         return super().__call__(inputs, *args, **kwargs)
 
     def _child_input_shape(self, input_shape):
@@ -140,7 +158,7 @@ class TimeDistributed(layers.Wrapper):
         shape = ops.shape(inputs)
         folded = ops.reshape(inputs, (-1, *shape[2:]))
         outputs = self.layer(folded, **self._inner_kwargs(training, self._fold_mask(mask)))
-        return ops.reshape(outputs, (shape[0], shape[1], *ops.shape(outputs)[1:]))
+        return ops.reshape(outputs, (*_batch_and_time(shape), *ops.shape(outputs)[1:]))
 
     def _call_step_by_step(self, inputs, training, mask):
         steps = inputs.shape[1]
@@ -180,7 +198,7 @@ class TimeDistributed(layers.Wrapper):
                 # any of its inner positions was.
                 return ops.any(mask, axis=tuple(range(2, len(mask.shape))))
             return mask
-        inner_mask = ops.reshape(inner_mask, (shape[0], shape[1], *ops.shape(inner_mask)[1:]))
+        inner_mask = ops.reshape(inner_mask, (*_batch_and_time(shape), *ops.shape(inner_mask)[1:]))
         if mask is None:
             return inner_mask
         mask = ops.cast(mask, "bool")
