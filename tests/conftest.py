@@ -25,3 +25,27 @@ def _fresh_keras_state():
     keras.utils.set_random_seed(1337)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backend(name): runs only in the test env of that backend (others deselect it)"
+    )
+    config.addinivalue_line(
+        "markers", "cross_backend: needs all three backends; runs only in `tox -e cross-backend`"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect, not skip, tests written for another backend's env."""
+    backend = keras.config.backend()
+    cross_backend_env = os.environ.get("TDPLUS_CROSS_BACKEND") == "1"
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("backend")
+        wrong_backend = marker is not None and backend not in marker.args
+        is_cross = item.get_closest_marker("cross_backend") is not None
+        (drop if wrong_backend or is_cross != cross_backend_env else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

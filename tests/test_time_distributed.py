@@ -88,7 +88,9 @@ def test_mask_is_honoured_by_the_lstm_behind_and_still_there_after():
     padded = keras.Sequential(
         [keras.Input((6, 3)), layers.Masking(0.0), TimeDistributed(layers.Dense(4)), layers.LSTM(2)]
     )
-    short = keras.Sequential([keras.Input((4, 3)), TimeDistributed(layers.Dense(4)), layers.LSTM(2)])
+    short = keras.Sequential(
+        [keras.Input((4, 3)), TimeDistributed(layers.Dense(4)), layers.LSTM(2)]
+    )
     short.set_weights(padded.get_weights())
     x = np.random.default_rng(2).uniform(0.5, 1.0, size=(3, 4, 3)).astype("float32")
     x_padded = np.concatenate([x, np.zeros((3, 2, 3), "float32")], axis=1)
@@ -122,12 +124,13 @@ def test_stateful_inner_layer_runs_step_by_step_like_stock():
     x = np.random.default_rng(3).normal(size=shape).astype("float32")
     stock, fast = _pair(lambda: layers.SimpleRNN(3, stateful=True), shape)
     np.testing.assert_allclose(_numpy(fast(x)), _numpy(stock(x)), rtol=1e-5, atol=1e-6)
-    # The state carried over: a second call differs from the first.
+    # Both carry their state into the second call, and still agree.
     np.testing.assert_allclose(_numpy(fast(x)), _numpy(stock(x)), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(keras.config.backend() != "tensorflow", reason="only a TF graph has an unknown T")
+@pytest.mark.backend("tensorflow")
 def test_stateful_inner_layer_with_a_time_axis_unknown_while_tracing():
+    """Only a TensorFlow graph has a time axis unknown while tracing."""
     import tensorflow as tf
 
     shape = (2, 5, 4, 2)
@@ -172,7 +175,11 @@ def test_2d_input_names_the_lstm():
         r"(?s:.*)Fix: LSTM\(5, return_sequences=True\)  # layer 'lstm_a'$",
     ):
         keras.Sequential(
-            [keras.Input((5, 1)), layers.LSTM(5, name="lstm_a"), TimeDistributed(layers.Dense(1), name="td")]
+            [
+                keras.Input((5, 1)),
+                layers.LSTM(5, name="lstm_a"),
+                TimeDistributed(layers.Dense(1), name="td"),
+            ]
         )
 
 
