@@ -121,7 +121,13 @@ class _Checker:
         if clone.get_config() != config:
             return f"from_config(get_config()) gives a different config: {clone.get_config()}"
         serialized = keras.saving.serialize_keras_object(layer)
-        restored = keras.saving.deserialize_keras_object(serialized)
+        try:
+            restored = keras.saving.deserialize_keras_object(serialized)
+        except TypeError as error:
+            return (
+                f"deserialize_keras_object cannot rebuild it ({_short(error)[:80]}...); "
+                "is the class registered with keras.saving.register_keras_serializable?"
+            )
         if type(restored) is not self.layer_cls:
             return (
                 f"deserialize_keras_object gave {type(restored).__name__}; is the class "
@@ -142,7 +148,9 @@ class _Checker:
         outputs = layer(keras.Input(batch_shape=self.input_shape))
         expected = tuple(layer.compute_output_shape(self.input_shape))
         if tuple(outputs.shape) != expected:
-            return f"symbolic output shape {tuple(outputs.shape)} != compute_output_shape {expected}"
+            return (
+                f"symbolic output shape {tuple(outputs.shape)} != compute_output_shape {expected}"
+            )
         return None
 
     def eager_call(self):
@@ -170,7 +178,7 @@ class _Checker:
         if not np.all(np.isfinite(losses)):
             return f"training loss is not finite: {losses}"
         if layer.trainable_weights and all(
-            np.array_equal(a, b) for a, b in zip(before, model.get_weights())
+            np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)
         ):
             return "two training steps left every weight unchanged"
         return None
@@ -213,7 +221,8 @@ class _Checker:
             restored = keras.saving.load_model(path)
         actual = restored.predict(self.x, verbose=0)
         if not np.allclose(actual, expected, atol=self.atol, rtol=0):
-            return f"reloaded model predicts differently (max gap {np.max(np.abs(actual - expected)):.3g})"
+            gap = np.max(np.abs(actual - expected))
+            return f"reloaded model predicts differently (max gap {gap:.3g})"
         return None
 
     def masking(self):
