@@ -1,0 +1,181 @@
+"""The `keras-tdplus` command: `echo`, `check` and `params`."""
+
+import argparse
+import os
+import sys
+
+_USAGE = """usage: keras-tdplus {echo,check,params} ...
+
+commands:
+  echo     train the echo experiments and print summaries and predictions
+  check    lint a saved .keras model for sequence-shape mistakes
+  params   explain a layer's or a saved model's parameter count
+"""
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, received {text!r}")
+    return value
+
+
+def _echo_parser():
+    from keras_tdplus.echo import EXPERIMENTS
+
+    parser = argparse.ArgumentParser(
+        prog="keras-tdplus echo",
+        description="Train the echo experiments on the current Keras backend "
+        "(set KERAS_BACKEND) and print each model's summary, parameter count "
+        "and predictions.",
+    )
+    parser.add_argument(
+        "--experiment",
+        choices=EXPERIMENTS,
+        action="append",
+        metavar="NAME",
+        help=f"run only this experiment (repeatable); one of: {', '.join(EXPERIMENTS)}",
+    )
+    parser.add_argument("--seed", type=_non_negative_int, default=0, help="first seed (0)")
+    parser.add_argument(
+        "--epochs", type=_non_negative_int, help="override each experiment's epochs"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_positive_int,
+        metavar="N",
+        help="run N seeds from --seed on and print a convergence table",
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="Keras fit verbosity; 2 prints one line per epoch",
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="save loss curves and predictions")
+    return parser
+
+
+def _print_params(model):
+    from keras_tdplus.params import explain_params
+
+    print("Parameters:")
+    for layer in model.layers:
+        explanation = explain_params(layer, (None, *layer.input.shape[1:]))
+        print(f"  {layer.name}: {explanation}")
+    print(f"  total: {model.count_params()}")
+
+
+def _echo(argv):
+    parser = _echo_parser()
+    args = parser.parse_args(argv)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "keras-tdplus echo: --plot needs matplotlib. Fix: pip install 'keras-tdplus[plot]'",
+                file=sys.stderr,
+            )
+            return 2
+        if not args.plot.lower().endswith(".png"):
+            parser.error(f"--plot expects a .png file name, received {args.plot!r}")
+        directory = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(directory):
+            parser.error(f"--plot: the folder {directory!r} does not exist")
+
+    import keras
+
+    from keras_tdplus import echo
+
+    names = args.experiment or list(echo.EXPERIMENTS)
+    print(f"keras {keras.__version__}, backend: {keras.config.backend()}")
+    results = []
+    if args.seeds:
+        rows = []
+        for name in names:
+            runs = [
+                echo.run(name, seed=seed, epochs=args.epochs, verbose=args.verbose)
+                for seed in range(args.seed, args.seed + args.seeds)
+            ]
+            results.append(runs[0])
+            rows.append(echo.Convergence.from_results(runs))
+            print(f"{name}: {rows[-1].echoed}/{args.seeds} seeds echo", flush=True)
+        print()
+        print(echo.format_convergence_table(rows))
+    else:
+        for name in names:
+            experiment = echo.get_experiment(name)
+            print(f"\n=== {name}: {experiment.description}")
+
+            def show(model):
+                print(echo.summary_text(model), end="")
+                _print_params(model)
+                sys.stdout.flush()
+
+            result = echo.run(
+                name, seed=args.seed, epochs=args.epochs, verbose=args.verbose, before_fit=show
+            )
+            results.append(result)
+            print("Predictions:")
+            print(result.formatted_predictions())
+            print(
+                f"max abs error {result.max_abs_error:.3f}, final loss "
+                f"{result.final_loss if result.loss_history else float('nan'):.2e}, "
+                f"fit {result.fit_seconds:.1f} s, echoes: {'yes' if result.echoes else 'no'}",
+                flush=True,
+            )
+    if args.plot:
+        from keras_tdplus.plot import plot_results
+
+        plot_results(results, args.plot)
+        print(f"\nplot saved to {args.plot}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of `keras-tdplus` and `python -m keras_tdplus`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_USAGE, end="")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "echo":
+            return _echo(rest)
+        if command == "check":
+            from keras_tdplus.validation import cli_main
+
+            return cli_main(rest)
+        if command == "params":
+            from keras_tdplus.params import cli_main
+
+            return cli_main(rest)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    except KeyboardInterrupt:
+        print("keras-tdplus: interrupted", file=sys.stderr)
+        return 130
+    print(
+        f"keras-tdplus: unknown command {command!r}; expected echo, check or params",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The keras-tdplus command line."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_tdplus.cli import main
+
+
+def test_echo_prints_summary_params_and_predictions(capsys):
+    assert main(["echo", "--experiment", "many_to_many", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "=== many_to_many:" in out
+    assert "time_distributed" in out and "(TimeDistributed)" in out
+    assert "Total params: 146" in out
+    assert "4 * ((1 + 1) * 5 + 5^2) = 140" in out
+    predictions = out.split("Predictions:\n")[1].splitlines()[:5]
+    assert all(len(line) in (3, 4) and float(line) == float(line) for line in predictions)
+    assert "max abs error" in out
+
+
+def test_echo_runs_every_experiment_by_default(capsys):
+    assert main(["echo", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    for name, total in [
+        ("one_to_one", 146),
+        ("many_to_one", 170),
+        ("many_to_many", 146),
+        ("many_to_many_tdplus", 146),
+    ]:
+        section = out.split(f"=== {name}:")[1].split("===")[0]
+        assert f"Total params: {total}" in section
+        assert len(section.split("Predictions:\n")[1].splitlines()) >= 5
+
+
+def test_verbose_2_prints_keras_epoch_lines(capsys):
+    assert main(["echo", "--experiment", "one_to_one", "--epochs", "3", "--verbose", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch 3/3" in out and "loss:" in out
+
+
+def test_seeds_prints_a_convergence_table(capsys):
+    assert main(["echo", "--experiment", "many_to_one", "--seeds", "2", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| backend | experiment | seeds | echo to 1 d.p." in out
+    assert "| many_to_one | 2 |" in out
+
+
+def test_plot_writes_a_png(tmp_path, capsys):
+    path = tmp_path / "echo.png"
+    code = main(["echo", "--experiment", "many_to_one", "--epochs", "2", "--plot", str(path)])
+    assert code == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot saved to {path}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["echo", "--experiment", "two_to_two"], "invalid choice: 'two_to_two'"),
+        (["echo", "--epochs", "-3"], "expected an integer >= 0, received '-3'"),
+        (["echo", "--seeds", "0"], "expected a positive integer, received '0'"),
+        (["echo", "--plot", "out.jpg"], "--plot expects a .png file name"),
+        (["echo", "--plot", "/no/such/folder/x.png"], "does not exist"),
+        (["frobnicate"], "unknown command 'frobnicate'"),
+        ([], "usage: keras-tdplus"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_message(argv, message, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err + captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_module_entry_point_runs_without_a_traceback():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_tdplus", "echo", "--experiment", "bogus"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "invalid choice: 'bogus'" in done.stderr
+    assert "Traceback" not in done.stderr
