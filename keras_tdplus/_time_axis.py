@@ -17,10 +17,7 @@ def _recurrent_fix(producer):
     """The constructor call that makes `producer` return sequences, or None."""
     if isinstance(producer, layers.Bidirectional):
         inner = producer.forward_layer
-        return (
-            f"Bidirectional({type(inner).__name__}({_units(inner)}, "
-            "return_sequences=True))"
-        )
+        return f"Bidirectional({type(inner).__name__}({_units(inner)}, return_sequences=True))"
     if isinstance(producer, layers.RNN) and not producer.return_sequences:
         return f"{type(producer).__name__}({_units(producer)}, return_sequences=True)"
     return None
@@ -57,7 +54,9 @@ def require_time_axis(layer, x):
             f"  Fix: {fix}  # layer '{producer.name}'"
         )
     if len(shape) == 2:
-        fix = "x = x[:, None, :]  # one time step per sample, or reshape to (samples, time, features)"
+        fix = (
+            "x = x[:, None, :]  # one time step per sample, or reshape to (samples, time, features)"
+        )
     else:
         fix = "reshape the input to (samples, time, features)"
     raise SequenceShapeError(

@@ -84,8 +84,7 @@ _EXPERIMENTS = (
     ),
     Experiment(
         "many_to_many",
-        "one five-step sample; LSTM(5, return_sequences=True) then "
-        "TimeDistributed(Dense(1))",
+        "one five-step sample; LSTM(5, return_sequences=True) then TimeDistributed(Dense(1))",
         (1, LENGTH, 1),
         (1, LENGTH, 1),
         epochs=1000,
@@ -229,9 +228,7 @@ def run(name, *, seed=0, epochs=None, verbose=0, weights=None, before_fit=None):
     if before_fit is not None:
         before_fit(model)
     start = time.perf_counter()
-    history = model.fit(
-        x, y, epochs=epochs, batch_size=experiment.batch_size, verbose=verbose
-    )
+    history = model.fit(x, y, epochs=epochs, batch_size=experiment.batch_size, verbose=verbose)
     fit_seconds = time.perf_counter() - start
     predictions = model.predict(x, batch_size=experiment.batch_size, verbose=0)
     return EchoResult(

@@ -108,16 +108,14 @@ class TimeDistributed(layers.Wrapper):
         super().build(self._child_input_shape(input_shape))
 
     def compute_output_shape(self, input_shape):
-        child_output_shape = self.layer.compute_output_shape(
-            self._child_input_shape(input_shape)
-        )
+        child_output_shape = self.layer.compute_output_shape(self._child_input_shape(input_shape))
         return (input_shape[0], input_shape[1], *tuple(child_output_shape)[1:])
 
     def _check_mask(self, inputs, mask):
         mask_shape, input_shape = tuple(mask.shape), tuple(inputs.shape)
         compatible = len(mask_shape) >= 2 and all(
             m is None or i is None or m == i
-            for m, i in zip(mask_shape[:2], input_shape[:2])
+            for m, i in zip(mask_shape[:2], input_shape[:2], strict=True)
         )
         if not compatible:
             raise SequenceShapeError(
@@ -177,8 +175,9 @@ class TimeDistributed(layers.Wrapper):
         # in the graph, in time order, filling a preallocated output.
         first = step(0)
         out = ops.zeros((ops.shape(first)[0], steps, *ops.shape(first)[1:]), first.dtype)
-        out = ops.slice_update(out, (0, 0) + (0,) * (len(first.shape) - 1),
-                               ops.expand_dims(first, 1))
+        out = ops.slice_update(
+            out, (0, 0) + (0,) * (len(first.shape) - 1), ops.expand_dims(first, 1)
+        )
 
         def body(t, out):
             y = ops.expand_dims(step(t), 1)

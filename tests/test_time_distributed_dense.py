@@ -14,7 +14,9 @@ def _numpy(x):
 
 
 def test_standard_layer_checks():
-    report = check_layer(TimeDistributedDense, {"units": 4}, (2, 5, 3), mask_behavior="pass_through")
+    report = check_layer(
+        TimeDistributedDense, {"units": 4}, (2, 5, 3), mask_behavior="pass_through"
+    )
     report.raise_for_failures()
     assert [r.name for r in report.results] == list(keras_tdplus_checks())
 
@@ -47,9 +49,7 @@ def test_dynamic_time_axis_with_any_batch(batch, steps):
     assert model.output_shape == (None, None, 4)
     x = np.random.default_rng(1).normal(size=(batch, steps, 3)).astype("float32")
     kernel, bias = model.get_weights()
-    np.testing.assert_allclose(
-        model.predict(x, verbose=0), x @ kernel + bias, rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(model.predict(x, verbose=0), x @ kernel + bias, rtol=1e-5, atol=1e-6)
 
 
 def test_mask_is_honoured_by_the_lstm_behind_and_still_there_after():
@@ -120,13 +120,21 @@ def test_2d_input_from_an_lstm_names_the_lstm_and_the_fix():
         ),
     ):
         keras.Sequential(
-            [keras.Input((5, 1)), layers.LSTM(5, name="encoder"), TimeDistributedDense(1, name="head")]
+            [
+                keras.Input((5, 1)),
+                layers.LSTM(5, name="encoder"),
+                TimeDistributedDense(1, name="head"),
+            ]
         )
 
 
 def test_2d_input_from_a_bidirectional_gru():
-    with pytest.raises(SequenceShapeError, match=r"Bidirectional\(GRU\(3, return_sequences=True\)\)"):
-        keras.Sequential([keras.Input((5, 1)), layers.Bidirectional(layers.GRU(3)), TimeDistributedDense(1)])
+    with pytest.raises(
+        SequenceShapeError, match=r"Bidirectional\(GRU\(3, return_sequences=True\)\)"
+    ):
+        keras.Sequential(
+            [keras.Input((5, 1)), layers.Bidirectional(layers.GRU(3)), TimeDistributedDense(1)]
+        )
 
 
 def test_2d_eager_input_says_there_is_no_time_axis():
@@ -148,5 +156,7 @@ def test_wrong_feature_size_after_build_is_refused():
 
 @pytest.mark.parametrize("units", [0, -3, 2.5, "4", True, None])
 def test_bad_units_are_named(units):
-    with pytest.raises(ValueError, match=r"Received an invalid value for `units`, expected a positive"):
+    with pytest.raises(
+        ValueError, match=r"Received an invalid value for `units`, expected a positive"
+    ):
         TimeDistributedDense(units)
