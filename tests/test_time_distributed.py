@@ -53,6 +53,9 @@ def test_standard_layer_checks(inner, shape):
         (lambda: layers.GRU(3, return_sequences=True), (2, 3, 5, 2)),
         (lambda: layers.MaxPooling2D(), (2, 3, 4, 4, 1)),
         (lambda: keras.Sequential([layers.Dense(3), layers.Dense(2)]), (4, 3, 5)),
+        (lambda: layers.LayerNormalization(), (3, 4, 5)),
+        (lambda: layers.LayerNormalization(axis=(-2, -1)), (3, 4, 2, 5)),
+        (lambda: layers.Activation("softmax"), (2, 3, 6)),
     ],
 )
 def test_equals_stock_time_distributed(inner, shape):
