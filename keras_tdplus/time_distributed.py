@@ -29,7 +29,8 @@ def _acts_on_last_axis(layer):
     if kind is layers.Dropout:
         return layer.noise_shape is None
     if kind is layers.LayerNormalization:
-        return tuple(layer.axis) == (-1,) if isinstance(layer.axis, (list, tuple)) else layer.axis == -1
+        axis = layer.axis
+        return list(axis) == [-1] if isinstance(axis, (list, tuple)) else axis == -1
     return False
 
 
@@ -59,6 +60,10 @@ class TimeDistributed(layers.Wrapper):
     layer whose output for a sample depends only on that sample (Dense, Conv2D
     over video frames, Dropout, pooling, LayerNormalization, nested models),
     and the compiled program no longer grows with the number of steps.
+
+    Layers that already treat every leading axis alike (`Dense`,
+    `Activation`, `Dropout`, `LayerNormalization` over the last axis) are
+    called on the 3D input directly, with no reshape at all.
 
     `BatchNormalization` in training computes its statistics over all
     `batch * time` frames at once, rather than per step. Stateful recurrent
