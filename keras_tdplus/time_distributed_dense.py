@@ -1,6 +1,7 @@
 """A Dense layer applied to every time step as one fused contraction."""
 
 import keras
+import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
 from keras_tdplus._time_axis import require_time_axis
@@ -90,6 +91,12 @@ class TimeDistributedDense(keras.layers.Layer):
         # Checked before Keras' own InputSpec so a missing time axis gets our
         # message, which can name the recurrent layer that dropped it.
         require_time_axis(self, inputs)
+        dtype = getattr(inputs, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind not in "biuf":
+            raise TypeError(
+                f"Layer '{self.name}' (TimeDistributedDense) needs numeric `inputs`. "
+                f"Received: inputs of dtype {dtype}"
+            )
         return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape):
