@@ -1,7 +1,7 @@
 """Save or load a keras_tdplus model under one backend (run as a subprocess).
 
-    python tests/_cross_backend_runs.py save BACKEND FOLDER
-    python tests/_cross_backend_runs.py load BACKEND FOLDER OTHER [OTHER ...]
+python tests/_cross_backend_runs.py save BACKEND FOLDER
+python tests/_cross_backend_runs.py load BACKEND FOLDER OTHER [OTHER ...]
 """
 
 import json
