@@ -27,7 +27,17 @@ SEQUENCE = np.arange(LENGTH, dtype="float32") / LENGTH
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """One framing of the echo problem: its data, model and training budget."""
+    """One framing of the echo problem: its data, model and training budget.
+
+    Example:
+
+    >>> experiment = get_experiment("many_to_one")
+    >>> X, y = experiment.data()
+    >>> X.shape, y.shape, experiment.epochs, experiment.batch_size
+    ((1, 5, 1), (1, 5), 500, 1)
+    >>> experiment.build_model().output_shape
+    (None, 5)
+    """
 
     name: str
     description: str
@@ -140,6 +150,14 @@ class EchoResult:
         targets: The `y` it was trained on.
         loss_history: The training loss after each epoch.
         fit_seconds: Wall time of `model.fit`.
+
+    Example:
+
+    >>> result = run("one_to_one", epochs=2)
+    >>> result.name, result.params, result.predictions.shape, len(result.loss_history)
+    ('one_to_one', 146, (5, 1), 2)
+    >>> len(result.formatted_predictions().splitlines())
+    5
     """
 
     name: str
@@ -156,6 +174,7 @@ class EchoResult:
 
     @property
     def final_loss(self):
+        """The training loss after the last epoch."""
         return self.loss_history[-1]
 
     @property
@@ -175,7 +194,14 @@ class EchoResult:
 
 
 def summary_text(model):
-    """The text `model.summary()` prints."""
+    """The text `model.summary()` prints.
+
+    Example:
+
+    >>> text = summary_text(get_experiment("many_to_many").build_model())
+    >>> "Total params: 146" in text
+    True
+    """
     buffer = io.StringIO()
     model.summary(print_fn=lambda line, *args, **kwargs: buffer.write(line + "\n"))
     return buffer.getvalue()
@@ -262,6 +288,12 @@ class Convergence:
         worst_error: Largest max-abs-error over seeds.
         median_loss: Median final training loss.
         mean_fit_seconds: Mean wall time of `fit`.
+
+    Example:
+
+    >>> row = Convergence.from_results(run("many_to_one", seed=s, epochs=1) for s in (0, 1))
+    >>> row.name, row.seeds, row.worst_error >= row.median_error
+    ('many_to_one', (0, 1), True)
     """
 
     name: str
@@ -275,6 +307,7 @@ class Convergence:
 
     @classmethod
     def from_results(cls, results):
+        """Summarises `EchoResult`s of one experiment (at least one)."""
         results = list(results)
         if not results:
             raise ValueError("Received no results; expected at least one `EchoResult`.")
@@ -292,12 +325,26 @@ class Convergence:
 
 
 def convergence(name, seeds, *, epochs=None):
-    """Runs `name` once per seed and summarises the runs as a `Convergence`."""
+    """Runs `name` once per seed and summarises the runs as a `Convergence`.
+
+    Example:
+
+    >>> row = convergence("one_to_one", range(2), epochs=1)
+    >>> row.seeds, 0 <= row.echoed <= 2
+    ((0, 1), True)
+    """
     return Convergence.from_results(run(name, seed=seed, epochs=epochs) for seed in seeds)
 
 
 def format_convergence_table(rows):
-    """A Markdown table of `Convergence` rows, one per experiment."""
+    """A Markdown table of `Convergence` rows, one per experiment.
+
+    Example:
+
+    >>> table = format_convergence_table([convergence("many_to_one", [0], epochs=1)])
+    >>> len(table.splitlines()), table.splitlines()[2].split(" | ")[1:4]
+    (3, ['many_to_one', '1', '0/1'])
+    """
     lines = [
         "| backend | experiment | seeds | echo to 1 d.p. | median max-abs-error "
         "| worst max-abs-error | median final loss | mean fit s |",

@@ -11,4 +11,16 @@ class SequenceShapeError(ValueError):
 
     The message names the culprit on its first line, then shows the shape
     received and the shape expected, then the fix as code.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_tdplus as tdp
+    >>> try:
+    ...     tdp.check_sequence_input(np.zeros(5))
+    ... except ValueError as error:
+    ...     print(type(error).__name__)
+    ...     print(str(error).splitlines()[0])
+    SequenceShapeError
+    `X` has rank 1, but a sequence input needs rank 3: (samples, timesteps, features).
     """

@@ -108,6 +108,16 @@ class ParamExplanation:
         total: The number of parameters.
         trainable: How many of them are trainable.
         non_trainable: How many are not (moving statistics, frozen layers).
+
+    Example:
+
+    >>> from keras import layers
+    >>> import keras_tdplus as tdp
+    >>> explanation = tdp.explain_params(layers.GRU(3), (None, 4, 2))
+    >>> explanation.formula
+    '3 * ((inputs + 2) * units + units^2)'
+    >>> explanation.total, explanation.trainable, explanation.non_trainable
+    (63, 63, 0)
     """
 
     class_name: str
@@ -213,6 +223,22 @@ class ParamTable:
         trainable: How many of them are trainable, counted the way
             `model.trainable_weights` counts them.
         non_trainable: How many are not.
+
+    Example:
+
+    >>> import keras
+    >>> from keras import layers
+    >>> import keras_tdplus as tdp
+    >>> model = keras.Sequential([
+    ...     keras.Input((5, 1)),
+    ...     layers.LSTM(5, return_sequences=True, name="lstm"),
+    ...     tdp.TimeDistributedDense(1, name="head"),
+    ... ])
+    >>> table = tdp.param_table(model)
+    >>> [(row.name, row.explanation.total) for row in table.rows]
+    [('lstm', 140), ('head', 6)]
+    >>> table.total, table.trainable, table.non_trainable
+    (146, 146, 0)
     """
 
     name: str

@@ -35,7 +35,13 @@ CHECKS = (
 
 @dataclasses.dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check: its name, whether it passed, and why not."""
+    """The outcome of one check: its name, whether it passed, and why not.
+
+    Example:
+
+    >>> print(CheckResult("build", False, "ValueError: units must be positive"))
+    FAIL build: ValueError: units must be positive
+    """
 
     name: str
     passed: bool
@@ -48,17 +54,27 @@ class CheckResult:
 
 @dataclasses.dataclass
 class LayerCheckReport:
-    """All check results for one layer class."""
+    """All check results for one layer class.
+
+    Example:
+
+    >>> from keras_tdplus import TimeDistributedDense
+    >>> report = check_layer(TimeDistributedDense, {"units": 2}, checks=("build",))
+    >>> report.ok, report["build"].passed, report.failures
+    (True, True, [])
+    """
 
     layer_name: str
     results: list
 
     @property
     def ok(self):
+        """True when every check passed."""
         return all(result.passed for result in self.results)
 
     @property
     def failures(self):
+        """The results that did not pass."""
         return [result for result in self.results if not result.passed]
 
     def __getitem__(self, name):

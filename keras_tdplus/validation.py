@@ -618,6 +618,19 @@ class Finding:
             `"\\n   or: "`.
         severity: `"error"` (Keras would fail, or train the wrong thing) or
             `"info"` (a part of the model that could not be checked).
+
+    Example:
+
+    >>> import keras
+    >>> from keras import layers
+    >>> import keras_tdplus as tdp
+    >>> model = keras.Sequential([layers.LSTM(5, name="lstm"), tdp.TimeDistributedDense(1)])
+    >>> report = tdp.check_model(model, input_shape=(None, 5, 1), raise_on_error=False)
+    >>> finding = report.findings[0]
+    >>> finding.layer, finding.severity
+    ('lstm', 'error')
+    >>> print(finding.fix)
+    LSTM(5, return_sequences=True)  # layer 'lstm'
     """
 
     layer: str
@@ -637,6 +650,20 @@ class ShapeReport:
         model: The model's name.
         findings: A tuple of `Finding`s, in layer order.
         layers_checked: How many layers had a known input shape and were checked.
+
+    Example:
+
+    >>> import keras
+    >>> from keras import layers
+    >>> import keras_tdplus as tdp
+    >>> model = keras.Sequential([
+    ...     keras.Input((5, 1)),
+    ...     layers.LSTM(5, return_sequences=True),
+    ...     tdp.TimeDistributedDense(1),
+    ... ])
+    >>> report = tdp.check_model(model)
+    >>> report.ok, len(report.findings), report.layers_checked
+    (True, 0, 2)
     """
 
     model: str
