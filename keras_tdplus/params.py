@@ -846,7 +846,15 @@ def _einsum_spec(layer, shape):
 
 def _time_distributed(layer, shape, allow_build):
     _require_rank(layer, shape, min_rank=3, expected="(batch, time, ...)")
-    inner = _inside(layer, _explain, layer.layer, (shape[0], *shape[2:]), allow_build)
+    step = (shape[0], *shape[2:])
+    try:
+        inner = _explain(layer.layer, step, allow_build)
+    except SequenceShapeError as error:
+        problem = getattr(error, "rank_problem", None)
+        if problem is None:
+            _inside(layer, _explain, layer.layer, step, allow_build)
+            raise
+        _raise_step_rank(layer, shape, layer.layer, problem)
     return dataclasses.replace(
         inner,
         class_name=type(layer).__name__,
@@ -994,21 +1002,73 @@ def _require_rank(layer, shape, expected, rank=None, min_rank=None):
         _raise_rank(layer, shape, wanted, expected, rank if rank is not None else min_rank)
 
 
+def _rank_fixes(shape, expected, rank):
+    """`(shape, comment)` suggestions for an input_shape of the wrong rank."""
+    if len(shape) != rank - 1:
+        return []
+    fixes = []
+    if shape[0] is None:
+        if expected.endswith("channels)"):
+            fixes.append(((*shape, 1), "add a channels axis"))
+        elif expected.startswith("(batch, channels"):
+            fixes.append(((None, 1, *shape[1:]), "add a channels axis"))
+        elif "time" in expected:
+            fixes.append(((None, 1, *shape[1:]), "one time step"))
+        else:
+            fixes.append(((None, 1, *shape[1:]), "add the missing axis"))
+    else:
+        fixes.append(((None, *shape), "input_shape includes the batch axis"))
+    return fixes
+
+
 def _raise_rank(layer, shape, wanted, expected, rank):
-    if len(shape) == rank - 1 and shape[0] is None:
-        comment = "one time step" if "time" in expected else "add the missing axis"
-        fix = f"input_shape={format_shape((None, 1, *shape[1:]))}  # {comment}"
-    elif len(shape) == rank - 1:
-        fix = f"input_shape={format_shape((None, *shape))}  # input_shape includes the batch axis"
+    fixes = _rank_fixes(shape, expected, rank)
+    if fixes:
+        fix = "\n   or: ".join(f"input_shape={format_shape(f)}  # {c}" for f, c in fixes)
     else:
         fix = f"pass an input_shape of {wanted} including the batch axis"
-    raise SequenceShapeError(
+    error = SequenceShapeError(
         f"Layer '{layer.name}' ({type(layer).__name__}) needs an input of {wanted}, "
         f"but input_shape has rank {len(shape)}.\n"
         f"  Received: input_shape={format_shape(shape)}\n"
         f"  Expected: input_shape={expected}, {wanted}\n"
         f"  Fix: {fix}"
     )
+    # What a wrapper needs to restate the problem in terms of its own input.
+    error.rank_problem = {"expected": expected, "rank": rank, "at_least": "=" in wanted}
+    raise error
+
+
+def _raise_step_rank(wrapper, shape, inner, problem):
+    """A TimeDistributed's inner layer got a step of the wrong rank: say it in outer terms."""
+    expected = problem["expected"]
+    if expected.startswith("(batch, "):
+        rest = re.sub(r"\b(?<!inner_)time\b", "inner_time", expected[len("(batch, ") :])
+        expected = "(batch, time, " + rest
+    rank = problem["rank"] + 1
+    wanted = f"rank >= {rank}" if problem["at_least"] else f"rank {rank}"
+    # The fixes for one step, with its batch axis taken as unknown, then the time axis put back.
+    fixes = [
+        ((shape[0], shape[1], *fixed[1:]), comment)
+        for fixed, comment in _rank_fixes((None, *shape[2:]), problem["expected"], rank - 1)
+    ]
+    if shape[0] is not None and len(shape) == rank - 1:
+        fixes.append(((None, *shape), "input_shape includes the batch axis"))
+    if fixes:
+        fix = "\n   or: ".join(f"input_shape={format_shape(f)}  # {c}" for f, c in fixes)
+    else:
+        fix = f"pass an input_shape of {wanted} including the batch and time axes"
+    error = SequenceShapeError(
+        f"Layer '{wrapper.name}' ({type(wrapper).__name__}) calls '{inner.name}' "
+        f"({type(inner).__name__}) on each time step, so it needs an input of {wanted}, "
+        f"but input_shape has rank {len(shape)}.\n"
+        f"  Received: input_shape={format_shape(shape)}; each step is "
+        f"{format_shape((shape[0], *shape[2:]))}\n"
+        f"  Expected: input_shape={expected}, {wanted}\n"
+        f"  Fix: {fix}"
+    )
+    error.rank_problem = {"expected": expected, "rank": rank, "at_least": problem["at_least"]}
+    raise error from None
 
 
 def _known(layer, shape, axis, symbol):

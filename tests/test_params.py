@@ -602,6 +602,30 @@ def test_wrong_rank_raises_sequence_shape_error_with_the_fix():
         count_params(TimeDistributedDense(2), (None, 4))
 
 
+def test_a_wrong_step_rank_inside_time_distributed_is_told_in_the_wrappers_shapes():
+    frames = layers.TimeDistributed(layers.Conv2D(8, 3, name="conv"), name="frames")
+    with pytest.raises(SequenceShapeError) as info:
+        count_params(frames, (None, 10, 28, 28))
+    assert str(info.value) == (
+        "Layer 'frames' (TimeDistributed) calls 'conv' (Conv2D) on each time step, so it needs "
+        "an input of rank 5, but input_shape has rank 4.\n"
+        "  Received: input_shape=(None, 10, 28, 28); each step is (None, 28, 28)\n"
+        "  Expected: input_shape=(batch, time, d1, d2, channels), rank 5\n"
+        "  Fix: input_shape=(None, 10, 28, 28, 1)  # add a channels axis"
+    )
+    # The suggested shape really is one the wrapper counts.
+    assert count_params(frames, (None, 10, 28, 28, 1)) == 3 * 3 * 1 * 8 + 8
+    with pytest.raises(
+        SequenceShapeError,
+        match=r"(?s)Fix: input_shape=\(8, 10, 28, 28, 1\).*"
+        r"or: input_shape=\(None, 8, 10, 28, 28\)",
+    ):
+        count_params(frames, (8, 10, 28, 28))
+    steps = layers.TimeDistributed(layers.LSTM(3, name="lstm"), name="steps")
+    with pytest.raises(SequenceShapeError, match=r"inner_time, features\), rank 4"):
+        count_params(steps, (None, 10, 28))
+
+
 _BAD_SHAPES = [
     (
         layers.Dense(2, name="d"),
