@@ -4,9 +4,12 @@ On the current backend (set KERAS_BACKEND), for batch 8 and 32 features to 32
 units at each T, it times:
 
 - first step: one `train_on_batch` on a fresh compiled model, so tracing and
-  compiling are included (median of 3 fresh models, or 1 when it takes > 10 s);
+  compiling are included (median of 5 fresh models, or 1 when it takes > 10 s);
 - train step / predict step: the median of later `train_on_batch` /
   `predict_on_batch` calls.
+
+The heads are timed in turn (one first step or one steady step of each, then
+again), so load from elsewhere on a shared machine falls on all of them alike.
 
 for four heads on a `(batch, T, 32)` input: stock `keras.layers.TimeDistributed(Dense)`,
 `keras_tdplus.TimeDistributed(Dense)`, `keras_tdplus.TimeDistributedDense` and
@@ -37,42 +40,58 @@ HEADS = {
 }
 
 
-def first_step(head, steps, x, y):
+def _model(head, steps):
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((steps, FEATURES)), head()])
     model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def first_step(head, steps, x, y):
+    model = _model(head, steps)
     start = time.perf_counter()
     model.train_on_batch(x, y)
     return time.perf_counter() - start
 
 
-def measure(head, steps, repeats, first_repeats):
+def measure(heads, steps, repeats, first_repeats):
+    """Times every head at one T, interleaved: round r times each head once.
+
+    On a shared machine, load comes and goes; interleaving spreads it over the
+    heads alike instead of loading whichever head ran at a bad moment.
+    """
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, steps, FEATURES)).astype("float32")
     y = rng.normal(size=(BATCH, steps, UNITS)).astype("float32")
-    firsts = [first_step(head, steps, x, y)]
-    # A compile that takes over 10 s is timed once: its noise is small next to it.
-    while len(firsts) < first_repeats and firsts[0] < 10:
-        firsts.append(first_step(head, steps, x, y))
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((steps, FEATURES)), head()])
-    model.compile(optimizer="adam", loss="mse")
-    model.train_on_batch(x, y)
-    model.predict_on_batch(x)
-
-    def median_seconds(fn):
-        samples = []
-        for _ in range(repeats):
+    firsts = {name: [] for name in heads}
+    for _ in range(first_repeats):
+        for name, head in heads.items():
+            # A compile that takes over 10 s is timed once: its noise is small next to it.
+            if not firsts[name] or firsts[name][0] < 10:
+                firsts[name].append(first_step(head, steps, x, y))
+    # Keras models keep their own compiled functions, so the heads can live side by side.
+    models = {}
+    for name, head in heads.items():
+        models[name] = _model(head, steps)
+        models[name].train_on_batch(x, y)
+        models[name].predict_on_batch(x)
+    samples = {name: {"train step": [], "predict step": []} for name in heads}
+    for _ in range(repeats):
+        for name, model in models.items():
             start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
-
-    train = median_seconds(lambda: model.train_on_batch(x, y))
-    predict = median_seconds(lambda: model.predict_on_batch(x))
-    return {"first step": statistics.median(firsts), "train step": train, "predict step": predict}
+            model.train_on_batch(x, y)
+            middle = time.perf_counter()
+            model.predict_on_batch(x)
+            samples[name]["train step"].append(middle - start)
+            samples[name]["predict step"].append(time.perf_counter() - middle)
+    return {
+        name: {
+            "first step": statistics.median(firsts[name]),
+            **{key: statistics.median(values) for key, values in samples[name].items()},
+        }
+        for name in heads
+    }
 
 
 def _format_seconds(seconds):
@@ -87,8 +106,8 @@ def _format_ratio(ratio):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timesteps", type=int, nargs="+", default=[10, 100, 1000])
-    parser.add_argument("--repeats", type=int, default=30, help="steady-state samples")
-    parser.add_argument("--first-repeats", type=int, default=3, help="fresh compiles per head")
+    parser.add_argument("--repeats", type=int, default=50, help="steady-state samples")
+    parser.add_argument("--first-repeats", type=int, default=5, help="fresh compiles per head")
     parser.add_argument(
         "--skip-stock-above",
         type=int,
@@ -100,18 +119,21 @@ def main(argv=None):
         f"keras {keras.__version__}, backend {keras.config.backend()}, batch {BATCH}, "
         f"{FEATURES} features -> {UNITS} units, median of {args.repeats} steady steps\n"
     )
-    measure(HEADS["Dense on 3D"], args.timesteps[0], 3, 1)  # warm up the backend
+    measure({"warm-up": HEADS["Dense on 3D"]}, args.timesteps[0], 3, 1)  # start the backend
     print(
         "| T | head | first step | x Dense | x stock | train step | x Dense | x stock "
         "| predict step | x Dense | x stock |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for steps in args.timesteps:
-        figures = {}
-        for name, head in HEADS.items():
-            if name.startswith("stock") and args.skip_stock_above and steps > args.skip_stock_above:
-                continue
-            figures[name] = measure(head, steps, args.repeats, args.first_repeats)
+        heads = {
+            name: head
+            for name, head in HEADS.items()
+            if not (
+                name.startswith("stock") and args.skip_stock_above and steps > args.skip_stock_above
+            )
+        }
+        figures = measure(heads, steps, args.repeats, args.first_repeats)
         dense = figures["Dense on 3D"]
         stock = figures.get("stock TimeDistributed(Dense)")
         for name, row in figures.items():
