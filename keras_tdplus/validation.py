@@ -282,7 +282,7 @@ def _describe(target):
     else:
         text = ("sequences" if count == -1 else f"{count} sequences") + of_steps
     if features not in (1, -1):
-        text += f", {features} features per step"
+        text += f", {_count(features, _AXIS_WORDS[2])}"
     return text
 
 
@@ -387,7 +387,7 @@ def check_sequence_input(x, *, name="X", timesteps=None, features=None):
     if timesteps is not None and steps is not None and steps != timesteps:
         raise SequenceShapeError(
             _message(
-                f"`{name}` has {steps} timesteps, expected {timesteps}.",
+                f"`{name}` has {_count(steps, _AXIS_WORDS[1])}, expected {timesteps}.",
                 f"{name}.shape = {format_shape(shape)}",
                 expected_text,
                 [
@@ -399,12 +399,12 @@ def check_sequence_input(x, *, name="X", timesteps=None, features=None):
     if features is not None and width is not None and width != features:
         raise SequenceShapeError(
             _message(
-                f"`{name}` has {width} features per step, expected {features}.",
+                f"`{name}` has {_count(width, _AXIS_WORDS[2])}, expected {features}.",
                 f"{name}.shape = {format_shape(shape)}",
                 expected_text,
                 [
                     f"keras.Input(shape=({timesteps or steps}, {width}))  "
-                    f"# a model input for {width} features per step"
+                    f"# a model input for {_count(width, _AXIS_WORDS[2])}"
                 ],
             )
         )
@@ -469,7 +469,12 @@ def _align(data, expected, label, which):
     ]
 
 
-_AXIS_WORDS = {1: "timesteps", 2: "features per step"}
+_AXIS_WORDS = {1: ("timestep", "timesteps"), 2: ("feature per step", "features per step")}
+
+
+def _count(n, words):
+    """`n` with the singular or plural of `words`: `1 timestep`, `5 timesteps`."""
+    return f"{n} {words[0] if n == 1 else words[1]}"
 
 
 def _check_against(label, value, expected, which, samples):
@@ -499,7 +504,7 @@ def _check_against(label, value, expected, which, samples):
         words = _AXIS_WORDS.get(mismatch) if len(shape) == 3 else None
         if words:
             first = (
-                f"`{label}` has {shape[mismatch]} {words}, but the model's {which} "
+                f"`{label}` has {_count(shape[mismatch], words)}, but the model's {which} "
                 f"has {expected[mismatch]}."
             )
         else:

@@ -204,6 +204,15 @@ def test_timesteps_and_features_are_pinned():
     assert padded.shape == (2, 5, 1)
     with pytest.raises(SequenceShapeError, match=r"^`X` has 2 features per step, expected 1\."):
         check_sequence_input(np.zeros((2, 3, 2)), features=1)
+    # One is singular.
+    with pytest.raises(
+        SequenceShapeError,
+        match=r"(?s)^`X` has 1 feature per step, expected 3\."
+        r".*# a model input for 1 feature per step$",
+    ):
+        check_sequence_input(np.zeros((2, 3, 1)), features=3)
+    with pytest.raises(SequenceShapeError, match=r"^`X` has 1 timestep, expected 5\."):
+        check_sequence_input(np.zeros((2, 1, 1)), timesteps=5)
 
 
 def test_invalid_arguments_are_plain_value_errors():
