@@ -59,21 +59,24 @@ def measure(heads, steps, repeats, first_repeats):
     """Times every head at one T, interleaved: each round times each head once.
 
     On a shared machine, load comes and goes; interleaving spreads it over the
-    heads alike instead of loading whichever head ran at a bad moment. The round
-    starts one head further on each time, so no head always follows the same one.
+    heads alike instead of loading whichever head ran at a bad moment. Each round
+    takes the heads in a fresh (seeded) random order: a step right after stock
+    TimeDistributed's large program runs on colder caches, so no head may always
+    come after the same one.
     """
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, steps, FEATURES)).astype("float32")
     y = rng.normal(size=(BATCH, steps, UNITS)).astype("float32")
     firsts = {name: [] for name in heads}
 
-    def in_turn(items, round_):
-        items = list(items)
-        shift = round_ % len(items)
-        return items[shift:] + items[:shift]
+    order = np.random.default_rng(1)
 
-    for round_ in range(first_repeats):
-        for name, head in in_turn(heads.items(), round_):
+    def in_turn(items):
+        items = list(items)
+        return [items[i] for i in order.permutation(len(items))]
+
+    for _ in range(first_repeats):
+        for name, head in in_turn(heads.items()):
             # A compile that takes over 10 s is timed once: its noise is small next to it.
             if not firsts[name] or firsts[name][0] < 10:
                 firsts[name].append(first_step(head, steps, x, y))
@@ -84,8 +87,8 @@ def measure(heads, steps, repeats, first_repeats):
         models[name].train_on_batch(x, y)
         models[name].predict_on_batch(x)
     samples = {name: {"train step": [], "predict step": []} for name in heads}
-    for round_ in range(repeats):
-        for name, model in in_turn(models.items(), round_):
+    for _ in range(repeats):
+        for name, model in in_turn(models.items()):
             start = time.perf_counter()
             model.train_on_batch(x, y)
             middle = time.perf_counter()
