@@ -10,9 +10,11 @@ failure into an `AssertionError` a test runner shows.
 
 import copy
 import dataclasses
+import inspect
 import os
 import tempfile
 import traceback
+import warnings
 
 import keras
 import numpy as np
@@ -37,19 +39,30 @@ CHECKS = (
 class CheckResult:
     """The outcome of one check: its name, whether it passed, and why not.
 
+    A check that was not run (the masking check without a declared
+    `mask_behavior`) is `skipped`: it neither passed nor failed, and prints as
+    `SKIP` with the reason.
+
     Example:
 
     >>> print(CheckResult("build", False, "ValueError: units must be positive"))
     FAIL build: ValueError: units must be positive
+    >>> print(CheckResult("masking", False, "no mask_behavior declared", skipped=True))
+    SKIP masking: no mask_behavior declared
     """
 
     name: str
     passed: bool
     detail: str = ""
+    skipped: bool = False
 
     def __str__(self):
-        status = "PASS" if self.passed else "FAIL"
+        status = "SKIP" if self.skipped else "PASS" if self.passed else "FAIL"
         return f"{status} {self.name}" + (f": {self.detail}" if self.detail else "")
+
+
+class _Skip(str):
+    """A check's return value meaning: not run, for this reason."""
 
 
 @dataclasses.dataclass
@@ -69,13 +82,18 @@ class LayerCheckReport:
 
     @property
     def ok(self):
-        """True when every check passed."""
-        return all(result.passed for result in self.results)
+        """True when no check failed (skipped checks do not count)."""
+        return not self.failures
 
     @property
     def failures(self):
-        """The results that did not pass."""
-        return [result for result in self.results if not result.passed]
+        """The results that failed."""
+        return [result for result in self.results if not (result.passed or result.skipped)]
+
+    @property
+    def skipped(self):
+        """The results of checks that were not run."""
+        return [result for result in self.results if result.skipped]
 
     def __getitem__(self, name):
         for result in self.results:
@@ -101,6 +119,13 @@ def _short(error):
     text = str(error).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(error).__name__}: {first}"[:300]
+
+
+def _differs(value, default):
+    try:
+        return bool(value != default)
+    except Exception:  # arrays and other values without a plain truth value
+        return value is not default
 
 
 class _Checker:
@@ -132,6 +157,25 @@ class _Checker:
     def config_round_trip(self):
         layer = self.make()
         config = layer.get_config()
+        # An argument may stay out of the config while it has its default (Keras
+        # leaves out a None activity_regularizer); one given another value may not.
+        parameters = inspect.signature(self.layer_cls.__init__).parameters.values()
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        missing = [
+            p.name
+            for p in parameters
+            if p.kind in named
+            and p.name != "self"
+            and p.name not in config
+            and (
+                p.default is p.empty or _differs(self.init_kwargs.get(p.name, p.default), p.default)
+            )
+        ]
+        if missing:
+            return (
+                f"get_config() leaves out the constructor argument(s) {missing}, so a "
+                "reloaded layer falls back to their defaults; add them to get_config()"
+            )
         # Some from_config methods (Keras' Wrapper's) pop keys from their argument.
         clone = self.layer_cls.from_config(copy.deepcopy(config))
         if clone.get_config() != config:
@@ -243,8 +287,13 @@ class _Checker:
 
     def masking(self):
         if self.mask_behavior is None:
-            return None
+            return _Skip("no mask_behavior declared; pass 'pass_through' or 'drop' to check it")
         layer = self.make()
+        if self.mask_behavior == "pass_through" and not layer.supports_masking:
+            return (
+                "declared mask_behavior='pass_through' but supports_masking is False, so "
+                "Keras drops the mask before the layer; set self.supports_masking = True"
+            )
         mask = np.ones(self.input_shape[:2], bool)
         mask[:, -1] = False
         layer.build(self.input_shape)
@@ -257,8 +306,13 @@ class _Checker:
         masked_input = np.where(mask[..., None], self.x.reshape(*mask.shape, -1), 0.0)
         inputs = keras.Input(batch_shape=self.input_shape)
         masked = keras.layers.Masking(0.0)(inputs)
-        model = keras.Model(inputs, layer(masked))
-        model.predict(masked_input.reshape(self.input_shape), verbose=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = keras.Model(inputs, layer(masked))
+            model.predict(masked_input.reshape(self.input_shape), verbose=0)
+        dropped = [w for w in caught if "mask" in str(w.message).lower()]
+        if self.mask_behavior == "pass_through" and dropped:
+            return f"Keras warned about the mask in a model: {str(dropped[0].message)[:150]}"
         return None
 
     def time_distributed(self):
@@ -296,8 +350,9 @@ def check_layer(
         init_kwargs: Keyword arguments for `layer_cls(...)`.
         input_shape: A concrete input shape, batch axis included.
         mask_behavior: `"pass_through"` (a `(batch, time)` mask comes out
-            unchanged), `"drop"` (no mask comes out), or `None` to skip the
-            masking check.
+            unchanged, and `supports_masking` is True so Keras hands it to the
+            layer), `"drop"` (no mask comes out), or `None` to skip the masking
+            check (it then reports `SKIP`).
         checks: The subset of `CHECKS` to run.
         atol: Absolute tolerance for comparing outputs.
         jit_compile: Passed to `model.compile` for the training step.
@@ -353,5 +408,8 @@ def check_layer(
         except Exception as error:  # a check reports, it does not stop the others
             frame = traceback.extract_tb(error.__traceback__)[-1]
             problem = f"{_short(error)} (at {os.path.basename(frame.filename)}:{frame.lineno})"
-        results.append(CheckResult(name, problem is None, problem or ""))
+        if isinstance(problem, _Skip):
+            results.append(CheckResult(name, False, str(problem), skipped=True))
+        else:
+            results.append(CheckResult(name, problem is None, problem or ""))
     return LayerCheckReport(layer_cls.__name__, results)

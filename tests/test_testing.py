@@ -56,6 +56,29 @@ class DropsMask(Scale):
         return None
 
 
+class ForgetsMasking(Scale):
+    """Never sets supports_masking: Keras' default compute_mask still returns the mask."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(factor, **kwargs)
+        self.supports_masking = False
+
+
+class ForgetsAnArgument(Scale):
+    """Takes `offset` but leaves it out of get_config."""
+
+    def __init__(self, factor=2.0, offset=0.0, **kwargs):
+        super().__init__(factor, **kwargs)
+        self.offset = offset
+
+    def call(self, x):
+        return super().call(x) + self.offset
+
+
+for _cls in (ForgetsMasking, ForgetsAnArgument):
+    keras.saving.register_keras_serializable(package="tdplus_tests")(_cls)
+
+
 def test_a_correct_layer_passes_every_check():
     report = check_layer(Scale, {"factor": 3.0}, (2, 4, 3), mask_behavior="pass_through")
     assert [r.name for r in report.results] == list(CHECKS)
@@ -66,16 +89,24 @@ def test_a_correct_layer_passes_every_check():
 @pytest.mark.parametrize(
     "layer_cls, failing, text",
     [
-        (ForgetsConfig, "config_round_trip", "TypeError"),
+        (ForgetsConfig, "config_round_trip", "leaves out the constructor argument(s) ['factor']"),
         (LiesAboutShape, "eager_call", "eager output shape (2, 4, 3) != compute_output_shape"),
         (AlwaysFloat32, "mixed_float16", "expected float16"),
         (AlwaysFloat32, "bfloat16", "expected bfloat16"),
         (NotRegistered, "config_round_trip", "registered with keras.saving.register_keras"),
         (DropsMask, "masking", "declared mask_behavior='pass_through'"),
+        (ForgetsMasking, "masking", "supports_masking is False"),
+        (
+            ForgetsAnArgument,
+            "config_round_trip",
+            "leaves out the constructor argument(s) ['offset']",
+        ),
     ],
 )
 def test_a_broken_layer_fails_the_right_check_with_a_reason(layer_cls, failing, text):
-    kwargs = {} if layer_cls is NotRegistered else {"factor": 2.0}
+    kwargs = {} if layer_cls is NotRegistered else {"factor": 3.0}
+    if layer_cls is ForgetsAnArgument:
+        kwargs["offset"] = 1.0
     report = check_layer(layer_cls, kwargs, (2, 4, 3), mask_behavior="pass_through")
     assert not report.ok
     assert not report[failing].passed
@@ -84,6 +115,14 @@ def test_a_broken_layer_fails_the_right_check_with_a_reason(layer_cls, failing, 
         report.raise_for_failures()
     line = str(report[failing])
     assert line.startswith(f"FAIL {failing}: ") and "\n" not in line
+
+
+def test_an_undeclared_mask_behavior_is_a_skip_not_a_pass():
+    report = check_layer(Scale, {}, (2, 3, 2), checks=("build", "masking"))
+    assert report.ok
+    assert not report["masking"].passed and report["masking"].skipped
+    assert report.skipped == [report["masking"]] and report.failures == []
+    assert str(report["masking"]).startswith("SKIP masking: no mask_behavior declared")
 
 
 def test_report_prints_one_line_per_check():
