@@ -268,6 +268,10 @@ keras.backend.clear_session()
 tdp.explain_params(layers.TimeDistributed(layers.Conv2D(8, 3)), (None, 10, 28, 28))
 # --8<-- [end:error_params_inside]
 
+# --8<-- [start:error_params_inside_bidirectional]
+tdp.explain_params(layers.Bidirectional(layers.LSTM(5)), (None, 1))
+# --8<-- [end:error_params_inside_bidirectional]
+
 keras.backend.clear_session()
 # --8<-- [start:save_models]
 import json

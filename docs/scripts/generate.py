@@ -10,6 +10,10 @@ Every example file in docs/examples/ is cut into sections by snippet markers,
 one namespace, as the file would run top to bottom, in a scratch folder: files
 the code writes there (`echo.png`, saved models) are picked up from it.
 
+The files in `EXAMPLE_ENV` run in a process of their own, started with the
+variables given there added to its environment: a backend or a device flag
+must be set before the backend starts, and in this process it has started.
+
 A section named `error_*` must raise `SequenceShapeError`, and its output ends
 with the error as Python prints it; any other section must not raise. The
 `keras-tdplus` commands in `COMMANDS` run after the examples, in the same
@@ -33,6 +37,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +59,21 @@ EXAMPLE_FILES = (
     "param_formulas",
     "performance",
     "migrating",
+    "scaling_jax",
+    "scaling_tf",
+    "testing",
 )
+
+# Example files that run in a child process, with these variables added to its
+# environment. Each script also sets them at its top, for readers who run it
+# alone; the child fails if the script sets a different value.
+EXAMPLE_ENV = {
+    "scaling_jax": {
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    },
+    "scaling_tf": {"KERAS_BACKEND": "tensorflow"},
+}
 
 # Files the examples write in their folder, and where they go.
 ARTIFACTS = {"echo.png": DOCS / "img" / "echo.png"}
@@ -72,7 +91,7 @@ COMMANDS = {
 # Tables measured on every backend by these commands, included as they are.
 MEASURED = {
     "convergence.md": "KERAS_BACKEND=jax python -m keras_tdplus echo --seeds 20",
-    "benchmark.md": "tox -e bench-jax",
+    "benchmark.md": "tox -e bench-jax; tox -e bench-tensorflow; tox -e bench-torch",
 }
 
 START = re.compile(r"^\s*# --8<-- \[start:(?P<name>[\w-]+)\]\s*$")
@@ -152,6 +171,24 @@ def run_example(path, out_dir):
         (out_dir / f"{name}.md").write_text(text if raw else output_block(text))
         written.append(name)
     return written
+
+
+def run_in_child(name):
+    """Runs example file `name` in a child process with its `EXAMPLE_ENV`; returns its outputs."""
+    env = {**os.environ, **EXAMPLE_ENV[name]}
+    done = subprocess.run([sys.executable, __file__, "--child", name], env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"{name}.py failed in its own process (exit status {done.returncode})")
+    return sorted(path.stem for path in (GENERATED / name).glob("*.md"))
+
+
+def child_main(name):
+    """The child process of `run_in_child`: runs example file `name` in the current folder."""
+    wanted = EXAMPLE_ENV[name]
+    run_example(EXAMPLES / f"{name}.py", GENERATED / name)
+    changed = {key: os.environ.get(key) for key in wanted if os.environ.get(key) != wanted[key]}
+    if changed:
+        raise SystemExit(f"{name}.py sets {changed}, but EXAMPLE_ENV gives {wanted}")
 
 
 def run_commands(out_dir):
@@ -247,7 +284,12 @@ def main(argv=None):
     parser.add_argument(
         "only", nargs="*", metavar="NAME", help=f"only these: {', '.join(EXAMPLE_FILES)}, cli"
     )
+    # Internal: how run_in_child starts the child process.
+    parser.add_argument("--child", choices=sorted(EXAMPLE_ENV), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child_main(args.child)
+        return
     unknown = sorted(set(args.only) - {*EXAMPLE_FILES, "cli"})
     if unknown:
         parser.error(f"unknown names {unknown}; expected {', '.join(EXAMPLE_FILES)} or cli")
@@ -271,7 +313,9 @@ def main(argv=None):
                 if name not in wanted and "cli" not in wanted:
                     continue
                 tick = time.perf_counter()
-                if name == "shape_errors":
+                if name in EXAMPLE_ENV:
+                    written = run_in_child(name)
+                elif name == "shape_errors":
                     with _lines_run({s[0] for s in sites}) as seen:
                         written = run_example(EXAMPLES / f"{name}.py", GENERATED / name)
                     missing = uncovered(sites, seen)

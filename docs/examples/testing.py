@@ -1,0 +1,96 @@
+"""check_layer on a custom layer, a broken copy of it, and a pytest test; for docs/testing.md.
+
+docs/scripts/generate.py runs it section by section and records the output.
+"""
+
+# Each section imports what it needs, so that it reads on its own on the page.
+# ruff: noqa: E402
+
+# --8<-- [start:layer]
+import keras
+from keras import activations, initializers, layers
+
+
+@keras.saving.register_keras_serializable(package="my_layers")
+class Scale(layers.Layer):
+    """Multiplies each feature by a learned factor, then applies `activation`."""
+
+    def __init__(self, activation=None, scale_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.scale_initializer = initializers.get(scale_initializer)
+        self.supports_masking = True  # works on each step alone, so a mask passes on
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(
+            name="scale", shape=(input_shape[-1],), initializer=self.scale_initializer
+        )
+
+    def call(self, inputs):
+        return self.activation(inputs * self.scale)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "activation": activations.serialize(self.activation),
+            "scale_initializer": initializers.serialize(self.scale_initializer),
+        }
+        return {**base_config, **config}
+
+
+# --8<-- [end:layer]
+
+
+# --8<-- [start:report]
+from keras_tdplus.testing import check_layer
+
+report = check_layer(Scale, {"activation": "tanh"}, mask_behavior="pass_through")
+print(report)
+print("ok:", report.ok)
+# --8<-- [end:report]
+
+
+# --8<-- [start:broken_layer]
+@keras.saving.register_keras_serializable(package="my_layers")
+class ForgetfulScale(Scale):
+    """Scale with a bug: its config leaves out `activation`."""
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return config
+
+
+# --8<-- [end:broken_layer]
+
+
+# --8<-- [start:broken_report]
+broken = check_layer(ForgetfulScale, {"activation": "tanh"}, mask_behavior="pass_through")
+print("ok:", broken.ok)
+for result in broken.failures:
+    print(result)
+# --8<-- [end:broken_report]
+
+
+# --8<-- [start:pytest]
+# tests/test_my_layers.py, next to `from my_layers import Scale`
+from keras_tdplus.testing import check_layer
+
+
+def test_scale_passes_the_layer_checks():
+    report = check_layer(Scale, {"activation": "tanh"}, mask_behavior="pass_through")
+    report.raise_for_failures()  # an AssertionError listing every FAIL line
+
+
+test_scale_passes_the_layer_checks()  # called by hand here; pytest finds and calls it
+# --8<-- [end:pytest]
+
+# --8<-- [start:pytest_failure]
+try:
+    broken.raise_for_failures()
+except AssertionError as error:
+    print(f"AssertionError: {error}")
+# --8<-- [end:pytest_failure]
