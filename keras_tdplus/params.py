@@ -1021,22 +1021,31 @@ def _rank_fixes(shape, expected, rank):
     return fixes
 
 
-def _raise_rank(layer, shape, wanted, expected, rank):
-    fixes = _rank_fixes(shape, expected, rank)
+def _rank_error(first, received, expected, wanted, rank, fixes, fallback):
+    """A `SequenceShapeError` for a wrong rank, with what a wrapper needs to restate it."""
     if fixes:
         fix = "\n   or: ".join(f"input_shape={format_shape(f)}  # {c}" for f, c in fixes)
     else:
-        fix = f"pass an input_shape of {wanted} including the batch axis"
+        fix = fallback
     error = SequenceShapeError(
-        f"Layer '{layer.name}' ({type(layer).__name__}) needs an input of {wanted}, "
-        f"but input_shape has rank {len(shape)}.\n"
-        f"  Received: input_shape={format_shape(shape)}\n"
-        f"  Expected: input_shape={expected}, {wanted}\n"
+        f"{first}\n  Received: {received}\n  Expected: input_shape={expected}, {wanted}\n"
         f"  Fix: {fix}"
     )
-    # What a wrapper needs to restate the problem in terms of its own input.
     error.rank_problem = {"expected": expected, "rank": rank, "at_least": "=" in wanted}
-    raise error
+    return error
+
+
+def _raise_rank(layer, shape, wanted, expected, rank):
+    raise _rank_error(
+        f"Layer '{layer.name}' ({type(layer).__name__}) needs an input of {wanted}, "
+        f"but input_shape has rank {len(shape)}.",
+        f"input_shape={format_shape(shape)}",
+        expected,
+        wanted,
+        rank,
+        _rank_fixes(shape, expected, rank),
+        f"pass an input_shape of {wanted} including the batch axis",
+    )
 
 
 def _raise_step_rank(wrapper, shape, inner, problem):
@@ -1054,21 +1063,17 @@ def _raise_step_rank(wrapper, shape, inner, problem):
     ]
     if shape[0] is not None and len(shape) == rank - 1:
         fixes.append(((None, *shape), "input_shape includes the batch axis"))
-    if fixes:
-        fix = "\n   or: ".join(f"input_shape={format_shape(f)}  # {c}" for f, c in fixes)
-    else:
-        fix = f"pass an input_shape of {wanted} including the batch and time axes"
-    error = SequenceShapeError(
+    raise _rank_error(
         f"Layer '{wrapper.name}' ({type(wrapper).__name__}) calls '{inner.name}' "
         f"({type(inner).__name__}) on each time step, so it needs an input of {wanted}, "
-        f"but input_shape has rank {len(shape)}.\n"
-        f"  Received: input_shape={format_shape(shape)}; each step is "
-        f"{format_shape((shape[0], *shape[2:]))}\n"
-        f"  Expected: input_shape={expected}, {wanted}\n"
-        f"  Fix: {fix}"
-    )
-    error.rank_problem = {"expected": expected, "rank": rank, "at_least": problem["at_least"]}
-    raise error from None
+        f"but input_shape has rank {len(shape)}.",
+        f"input_shape={format_shape(shape)}; each step is {format_shape((shape[0], *shape[2:]))}",
+        expected,
+        wanted,
+        rank,
+        fixes,
+        f"pass an input_shape of {wanted} including the batch and time axes",
+    ) from None
 
 
 def _known(layer, shape, axis, symbol):
