@@ -852,8 +852,7 @@ def _time_distributed(layer, shape, allow_build):
     except SequenceShapeError as error:
         problem = getattr(error, "rank_problem", None)
         if problem is None:
-            _inside(layer, _explain, layer.layer, step, allow_build)
-            raise
+            raise _inside_error(layer, error) from None
         _raise_step_rank(layer, shape, layer.layer, problem)
     return dataclasses.replace(
         inner,
@@ -893,13 +892,17 @@ def _bidirectional(layer, shape, allow_build):
     )
 
 
+def _inside_error(wrapper, error):
+    """The inner layer's `error` with an `Inside:` line naming the wrapper."""
+    where = f"layer '{wrapper.name}' ({type(wrapper).__name__})"
+    return SequenceShapeError(f"{error}\n  Inside: {where}")
+
+
 def _inside(wrapper, explain, inner, shape, allow_build):
     try:
         return explain(inner, shape, allow_build)
     except SequenceShapeError as error:
-        raise SequenceShapeError(
-            f"{error}\n  Inside: layer '{wrapper.name}' ({type(wrapper).__name__})"
-        ) from None
+        raise _inside_error(wrapper, error) from None
 
 
 def _formula_handlers():
