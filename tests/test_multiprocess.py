@@ -1,18 +1,17 @@
 """Two processes on 127.0.0.1 train together as one process does alone, on each backend's engine.
 
 Each test starts a worker script of docs/examples (the commands docs/scaling.md shows)
-twice, `--process-id 0` and `1`, on free local ports, and compares their loss
-histories with the same model trained in one process on the whole batch. The workers
-run in their own process groups, killed when the test ends however it ends.
+twice, `--process-id 0` and `1`, on free local ports, with docs/examples/launch_local.py,
+and compares their loss histories with the same model trained in one process on the
+whole batch. The workers run in process groups of their own, killed before `launch`
+returns, however it ends.
 """
 
+import importlib.util
 import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,64 +37,40 @@ class WorkerFailed(AssertionError):
         self.log = log
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+def _load_launcher():
+    spec = importlib.util.spec_from_file_location("launch_local", EXAMPLES / "launch_local.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+launcher = _load_launcher()
 
 
-def launch(script, tmp_path, *extra, processes=2):
+def launch(script, *worker_args, processes=2):
     """Runs `script` once per process; returns each process's RESULT, by process id."""
-    addresses = ",".join(f"127.0.0.1:{port}" for port in _free_ports(processes))
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-    running, logs = [], []
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        for process_id in range(processes):
-            log = tmp_path / f"process{process_id}.log"
-            logs.append(log)
-            with open(log, "w") as out:
-                running.append(
-                    subprocess.Popen(
-                        [sys.executable, str(EXAMPLES / script), "--json"]
-                        + ["--process-id", str(process_id), "--addresses", addresses, *extra],
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        env=env,
-                        start_new_session=True,
-                    )
-                )
-        for process in running:
-            try:
-                process.wait(timeout=TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"{script} {' '.join(extra)} ran past {TIMEOUT_S} s:\n{_tails(logs)}")
-    finally:
-        for process in running:
-            _stop(process)
+        outputs = launcher.run(
+            EXAMPLES / script, ["--json", *worker_args], processes, TIMEOUT_S, env
+        )
+    except launcher.Timeout as timeout:
+        pytest.fail(f"{script} {' '.join(worker_args)}: {timeout}\n{_tails(timeout.outputs)}")
     results = []
-    for process, log in zip(running, logs, strict=True):
-        text = log.read_text()
-        lines = [line for line in text.splitlines() if line.startswith("RESULT ")]
-        if process.returncode or not lines:
-            raise WorkerFailed(text, _tails(logs))
+    for code, stdout, stderr in outputs:
+        lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+        if code or not lines:
+            raise WorkerFailed(stdout + stderr, _tails(outputs))
         results.append(json.loads(lines[-1][len("RESULT ") :]))
     assert [result["process_id"] for result in results] == list(range(processes))
     return results
 
 
-def _tails(logs):
-    return "\n".join(f"--- {log.name}:\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+def _tails(outputs):
+    return "\n".join(
+        f"--- process {i} (exit status {code}):\n{(stdout + stderr)[-3000:]}"
+        for i, (code, stdout, stderr) in enumerate(outputs)
+    )
 
 
 def _assert_trained_as_one(results):
@@ -105,16 +80,58 @@ def _assert_trained_as_one(results):
     np.testing.assert_allclose(results[1]["losses"], results[0]["losses"], rtol=LOSS_RTOL)
 
 
+# A worker that records its pid, then sleeps, or, as process 0 with FAIL_FIRST, fails.
+SLEEPER = """
+import os, sys, time
+process_id = sys.argv[sys.argv.index("--process-id") + 1]
+with open(os.path.join(os.environ["PID_DIR"], process_id), "w") as f:
+    f.write(str(os.getpid()))
+if process_id == "0" and os.environ.get("FAIL_FIRST"):
+    # Fail once process 1 is up, so that the test finds its pid.
+    while not os.path.exists(os.path.join(os.environ["PID_DIR"], "1")):
+        time.sleep(0.05)
+    sys.exit(3)
+time.sleep(600)
+"""
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_launcher_kills_every_process_past_the_timeout(tmp_path):
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    with pytest.raises(launcher.Timeout) as raised:
+        launcher.run(script, processes=2, timeout=10, env={"PID_DIR": str(tmp_path)})
+    assert [code for code, _, _ in raised.value.outputs] == [-signal.SIGKILL] * 2
+    assert all(_gone(int((tmp_path / str(i)).read_text())) for i in range(2))
+
+
+def test_launcher_stops_the_others_when_one_fails(tmp_path):
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    env = {"PID_DIR": str(tmp_path), "FAIL_FIRST": "1"}
+    outputs = launcher.run(script, processes=2, timeout=TIMEOUT_S, env=env)
+    # Process 1 would sleep for 600 s: it was killed, not waited for.
+    assert [code for code, _, _ in outputs] == [3, -signal.SIGKILL]
+    assert _gone(int((tmp_path / "1").read_text()))
+
+
 @pytest.mark.backend("jax")
-def test_jax_data_parallel_over_two_processes_matches_one(tmp_path):
-    results = launch("scaling_out_jax.py", tmp_path, "--mode", "data")
+def test_jax_data_parallel_over_two_processes_matches_one():
+    results = launch("scaling_out_jax.py", "--mode", "data")
     assert [result["devices"] for result in results] == [2, 2]
     _assert_trained_as_one(results)
 
 
 @pytest.mark.backend("jax")
-def test_jax_model_parallel_splits_the_kernel_across_processes(tmp_path):
-    results = launch("scaling_out_jax.py", tmp_path, "--mode", "model")
+def test_jax_model_parallel_splits_the_kernel_across_processes():
+    results = launch("scaling_out_jax.py", "--mode", "model")
     for result in results:
         assert result["spec"] == ["model", "None"]
         assert result["kernel_shape"] == [4, 1]
@@ -123,13 +140,13 @@ def test_jax_model_parallel_splits_the_kernel_across_processes(tmp_path):
 
 
 @pytest.mark.backend("torch")
-def test_torch_ddp_over_two_processes_matches_keras_fit_in_one(tmp_path):
-    _assert_trained_as_one(launch("scaling_out_torch.py", tmp_path))
+def test_torch_ddp_over_two_processes_matches_keras_fit_in_one():
+    _assert_trained_as_one(launch("scaling_out_torch.py"))
 
 
 @pytest.mark.backend("tensorflow")
-def test_tf_multi_worker_strategy_run_step_matches_one_process(tmp_path):
-    _assert_trained_as_one(launch("scaling_out_tf.py", tmp_path, "--mode", "step"))
+def test_tf_multi_worker_strategy_run_step_matches_one_process():
+    _assert_trained_as_one(launch("scaling_out_tf.py", "--mode", "step"))
 
 
 # Keras' fit hands the strategy's per-replica batch to a plain tensor conversion.
@@ -146,13 +163,13 @@ UPSTREAM_FIT_ERROR = re.compile(
     raises=ValueError,
     reason="Keras 3 fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)",
 )
-def test_tf_fit_under_multi_worker_strategy_matches_one_process(tmp_path):
+def test_tf_fit_under_multi_worker_strategy_matches_one_process():
     """Fails with the upstream error until Keras fixes it; then passes, and strict xfail says so.
 
     Any other failure (a hang, another error) fails the test: only this error is expected.
     """
     try:
-        results = launch("scaling_out_tf.py", tmp_path, "--mode", "fit")
+        results = launch("scaling_out_tf.py", "--mode", "fit")
     except WorkerFailed as failed:
         upstream = UPSTREAM_FIT_ERROR.search(failed.log)
         if upstream:
