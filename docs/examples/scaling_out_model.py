@@ -3,9 +3,9 @@
 Not run on its own: each worker script imports it, after it has chosen its backend.
 """
 
-# --8<-- [start:model]
 import argparse
 
+# --8<-- [start:model]
 import keras
 import numpy as np
 
@@ -45,6 +45,9 @@ def shard(array, process_id, num_processes):
     return array[process_id * per_process : (process_id + 1) * per_process]
 
 
+# --8<-- [end:model]
+
+
 DEFAULT_ADDRESSES = "127.0.0.1:12355,127.0.0.1:12356"
 
 
@@ -60,6 +63,3 @@ def parse_args(description):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print one RESULT line (the tests)")
     return parser
-
-
-# --8<-- [end:model]
