@@ -107,7 +107,7 @@ def test_launcher_kills_every_process_past_the_timeout(tmp_path):
     script = tmp_path / "sleeper.py"
     script.write_text(SLEEPER)
     with pytest.raises(launcher.Timeout) as raised:
-        launcher.run(script, processes=2, timeout=10, env={"PID_DIR": str(tmp_path)})
+        launcher.run(script, processes=2, timeout=5, env={"PID_DIR": str(tmp_path)})
     assert [code for code, _, _ in raised.value.outputs] == [-signal.SIGKILL] * 2
     assert all(_gone(int((tmp_path / str(i)).read_text())) for i in range(2))
 
