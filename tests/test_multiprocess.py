@@ -30,7 +30,10 @@ pytestmark = pytest.mark.multiprocess
 
 
 class WorkerFailed(AssertionError):
-    """A worker exited with an error, or without a RESULT line; `log` holds what it printed."""
+    """A worker exited with an error, or without a RESULT line; `log` holds what all printed.
+
+    (The one that failed first may not be process 0: the launcher then kills the others.)
+    """
 
     def __init__(self, log, all_logs):
         super().__init__(all_logs)
@@ -57,10 +60,11 @@ def launch(script, *worker_args, processes=2):
     except launcher.Timeout as timeout:
         pytest.fail(f"{script} {' '.join(worker_args)}: {timeout}\n{_tails(timeout.outputs)}")
     results = []
-    for code, stdout, stderr in outputs:
+    for code, stdout, _ in outputs:
         lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
         if code or not lines:
-            raise WorkerFailed(stdout + stderr, _tails(outputs))
+            everything = "\n".join(out + err for _, out, err in outputs)
+            raise WorkerFailed(everything, _tails(outputs))
         results.append(json.loads(lines[-1][len("RESULT ") :]))
     assert [result["process_id"] for result in results] == list(range(processes))
     return results
