@@ -34,6 +34,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "cross_backend: needs all three backends; runs only in `tox -e cross-backend`"
     )
+    config.addinivalue_line(
+        "markers",
+        "multiprocess: starts two processes on 127.0.0.1 that train together "
+        "(select with `-m multiprocess`, leave out with `-m 'not multiprocess'`)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
