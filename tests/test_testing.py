@@ -416,7 +416,6 @@ WRONG = [
         {"expected_num_seed_generators": 1},
         "0 seed generators after build(), expected 1",
     ),
-    ("symbolic_call", NumpyInCall, {}, ""),
     (
         "symbolic_call",
         Scale,
@@ -447,9 +446,14 @@ WRONG = [
     ("masking", Scale, {"mask_behavior": "drop"}, "declared mask_behavior='drop' but the layer"),
     ("masking", Scale, {"supports_masking": False}, "supports_masking is True, expected False"),
     ("training_step", NoGradient, {}, "left every weight unchanged"),
-    ("mixed_float16", AlwaysFloat32, {}, "eager output dtype is ['float32'] but the symbolic"),
+    (
+        "mixed_float16",
+        AlwaysFloat32,
+        {},
+        "eager output dtype is ['float32'] but compute_output_spec",
+    ),
     ("mixed_float16", HalfWeights, {}, "is float16 under mixed_float16, expected float32"),
-    ("bfloat16", AlwaysFloat32, {}, "eager output dtype is ['float32'] but the symbolic"),
+    ("bfloat16", AlwaysFloat32, {}, "eager output dtype is ['float32'] but compute_output_spec"),
     ("keras_file_round_trip", UnsavedState, {}, "reloaded model predicts differently"),
     ("time_distributed", MixesTheBatch, {}, "from the per-step outputs"),
 ]
@@ -471,6 +475,15 @@ def test_a_wrong_layer_fails_the_check_that_detects_it(check, layer_cls, options
         report.raise_for_failures()
     line = str(report[check])
     assert line.startswith(f"FAIL {check}: ") and "\n" not in line
+
+
+@pytest.mark.backend("jax", "tensorflow")
+def test_a_layer_that_only_works_on_arrays_fails_the_symbolic_call():
+    # On torch, Keras runs call on placeholder tensors when it cannot trace
+    # it, so a model holding this layer works there and the check passes it.
+    report = check_layer(NumpyInCall, {}, (2, 4, 3), checks=("symbolic_call",))
+    assert not report["symbolic_call"].passed and not report["symbolic_call"].skipped
+    assert "Error" in report["symbolic_call"].detail, str(report)
 
 
 @pytest.mark.backend("jax", "tensorflow")
