@@ -443,29 +443,22 @@ class Checker:
                 if keras.config.backend() == "torch" and "Half" in str(error):
                     return Skip(f"torch on this device lacks float16 kernels: {short(error)}")
                 raise
-            # As Keras' own test does: the spec for inputs the layer has cast
-            # to its compute dtype (a symbolic call on torch does not cast).
-            specs = map_shapes(
-                lambda shape, array: keras.KerasTensor(
-                    shape, dtype=compute_dtype if "float" in str(array.dtype) else array.dtype
-                ),
-                self.input_shape,
-                self.data,
-            )
-            symbolic = layer.compute_output_spec(specs, **self.call_kwargs)
+            # What a model holding the layer sees: a symbolic call, inside
+            # the layer's autocast scope, as in a Functional model.
+            symbolic = self.call(layer, self.symbolic_inputs())
         finally:
             keras.config.set_dtype_policy(previous)
-        # On torch, Keras traces call without its autocast, so a traced spec
-        # keeps float32 where the call gives the compute dtype; Keras' own test
-        # skips this comparison on torch. A declared compute_output_shape is
-        # still compared.
+        # On torch, Keras traces call without its autocast, so a traced
+        # symbolic output keeps float32 where the call gives the compute dtype
+        # (Keras' own test skips mixed precision on torch). A declared
+        # compute_output_shape is still compared.
         traced_on_torch = keras.config.backend() == "torch" and not _overrides(
             layer, "compute_output_shape"
         )
         if dtypes_of(eager) != dtypes_of(symbolic) and not traced_on_torch:
             return (
-                f"under {policy} the eager output dtype is {dtypes_of(eager)} but "
-                f"compute_output_spec gives {dtypes_of(symbolic)}; Keras models use the latter"
+                f"under {policy} the eager output dtype is {dtypes_of(eager)} but the "
+                f"symbolic one is {dtypes_of(symbolic)}; Keras models use the symbolic one"
             )
         for weight in layer.weights:
             dtype = keras.backend.standardize_dtype(weight.dtype)

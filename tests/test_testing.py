@@ -450,10 +450,10 @@ WRONG = [
         "mixed_float16",
         AlwaysFloat32,
         {},
-        "eager output dtype is ['float32'] but compute_output_spec",
+        "eager output dtype is ['float32'] but the symbolic",
     ),
     ("mixed_float16", HalfWeights, {}, "is float16 under mixed_float16, expected float32"),
-    ("bfloat16", AlwaysFloat32, {}, "eager output dtype is ['float32'] but compute_output_spec"),
+    ("bfloat16", AlwaysFloat32, {}, "eager output dtype is ['float32'] but the symbolic"),
     ("keras_file_round_trip", UnsavedState, {}, "reloaded model predicts differently"),
     ("time_distributed", MixesTheBatch, {}, "from the per-step outputs"),
 ]
