@@ -178,20 +178,13 @@ class Checker:
         return self.layer_cls(**kwargs)
 
     def symbolic_inputs(self, batch=True):
-        def one(shape, array):
+        def one(shape, array, name=None):
             batch_shape = shape if batch else (None, *shape[1:])
-            return keras.Input(batch_shape=batch_shape, dtype=str(array.dtype))
+            return keras.Input(batch_shape=batch_shape, dtype=str(array.dtype), name=name)
 
         if isinstance(self.input_shape, dict):
             # A Functional model matches a dict of inputs by the tensors' names.
-            return {
-                key: keras.Input(
-                    batch_shape=shape if batch else (None, *shape[1:]),
-                    dtype=str(self.data[key].dtype),
-                    name=key,
-                )
-                for key, shape in self.input_shape.items()
-            }
+            return {key: one(shape, self.data[key], key) for key, shape in self.input_shape.items()}
         return map_shapes(one, self.input_shape, self.data)
 
     def call(self, layer, inputs):

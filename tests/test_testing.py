@@ -165,6 +165,17 @@ RIGHT = [
         id="dict_inputs",
     ),
     pytest.param(
+        layers.Embedding,
+        {"input_dim": 10, "output_dim": 3},
+        None,
+        {
+            "input_data": np.arange(10).reshape(2, 5) % 10,
+            "expected_output_shape": (2, 5, 3),
+            "expected_num_trainable_weights": 1,
+        },
+        id="integer_input_data",
+    ),
+    pytest.param(
         Jitter,
         {"seed": 3},
         (2, 5, 3),
