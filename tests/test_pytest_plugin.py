@@ -5,15 +5,17 @@ user would, and reads what that run printed and its exit status.
 """
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import keras
 import pytest
 
-from keras_tdplus_pytest import _without_our_option, parse_backends
+from keras_tdplus_pytest import _print_summary, _Recorder, _without_our_option, parse_backends
 
 USER_TESTS = """
     import os
@@ -134,3 +136,59 @@ def test_names_are_kept_in_order_without_repeats():
 def test_the_children_get_the_command_without_the_option():
     args = ("-q", "--keras-backends=jax,torch", "tests", "--keras-backends", "all", "-x")
     assert _without_our_option(args) == ["-q", "tests", "-x"]
+
+
+def _runs():
+    return {
+        "jax": {"exitstatus": 0, "outcomes": {"t.py::a": "passed", "t.py::b": "passed"}},
+        "torch": {"exitstatus": 1, "outcomes": {"t.py::a": "passed", "t.py::b": "failed"}},
+        "tensorflow": {"exitstatus": None, "outcomes": {}, "reason": "no module named 'x'"},
+    }
+
+
+@pytest.mark.parametrize("quiet, tests", [(False, ["t.py::a", "t.py::b"]), (True, ["t.py::b"])])
+def test_the_table_has_every_test_or_with_q_the_failed_ones(capsys, quiet, tests):
+    _print_summary(_runs(), quiet=quiet)
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if "::" in line]
+    outcomes = {"t.py::a": ["passed", "passed", "-"], "t.py::b": ["passed", "FAILED", "-"]}
+    assert rows == [[test, *outcomes[test]] for test in tests]
+    assert [line.split()[:2] for line in lines[-3:]] == [
+        ["jax", "passed"],
+        ["torch", "FAILED"],
+        ["tensorflow", "NOT"],
+    ]
+
+
+def _report(when, outcome, xfail=False):
+    report = SimpleNamespace(
+        nodeid="t.py::a",
+        when=when,
+        passed=outcome == "passed",
+        failed=outcome == "failed",
+        skipped=outcome == "skipped",
+    )
+    if xfail:
+        report.wasxfail = "reason"
+    return report
+
+
+@pytest.mark.parametrize(
+    "reports, expected",
+    [
+        ([("setup", "passed"), ("call", "passed"), ("teardown", "passed")], "passed"),
+        ([("setup", "passed"), ("call", "failed"), ("teardown", "passed")], "failed"),
+        ([("setup", "failed"), ("teardown", "passed")], "error"),
+        ([("setup", "passed"), ("call", "passed"), ("teardown", "failed")], "error"),
+        ([("setup", "skipped"), ("teardown", "passed")], "skipped"),
+        ([("setup", "passed"), ("call", "skipped", True), ("teardown", "passed")], "xfailed"),
+        ([("setup", "passed"), ("call", "passed", True), ("teardown", "passed")], "xpassed"),
+    ],
+)
+def test_each_backend_records_the_outcome_pytest_reports(tmp_path, reports, expected):
+    recorder = _Recorder(str(tmp_path / "outcomes.json"))
+    for report in reports:
+        recorder.pytest_runtest_logreport(_report(*report))
+    recorder.pytest_sessionfinish(None, 0)
+    written = json.loads((tmp_path / "outcomes.json").read_text())
+    assert written == {"exitstatus": 0, "outcomes": {"t.py::a": expected}}
