@@ -222,6 +222,11 @@ def check_layer(
             "Received an invalid value for `mask_behavior`, expected 'pass_through', "
             f"'drop' or None. Received: mask_behavior={mask_behavior!r}"
         )
+    if input_shape is None and input_data is None:
+        raise ValueError(
+            "Received no input: `input_shape` and `input_data` are both None. "
+            "Fix: pass input_shape=(batch, ...) or input_data=arrays."
+        )
     arguments = locals()
     options = {name: arguments[name] for name in _OPTIONS}
     checker = Checker(layer_cls, init_kwargs, input_shape, input_dtype, input_data, options)

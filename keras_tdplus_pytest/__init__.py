@@ -69,7 +69,8 @@ def parse_backends(value):
         raise pytest.UsageError(
             f"--keras-backends: unknown backend {', '.join(unknown) or '(none given)'}.\n"
             f"Received: --keras-backends={value}\n"
-            f"Expected: a comma-separated list of {', '.join(BACKENDS)}, or all"
+            f"Expected: a comma-separated list of {', '.join(BACKENDS)}, or all\n"
+            "Fix: for example --keras-backends=jax,torch"
         )
     return list(dict.fromkeys(names))
 

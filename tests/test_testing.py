@@ -527,6 +527,7 @@ def test_report_prints_one_line_per_check():
         ({"layer_cls": "Dense"}, TypeError, r"`layer_cls`, expected a subclass"),
         ({"layer_cls": Scale, "checks": ("speed",)}, ValueError, r"unknown check names"),
         ({"layer_cls": Scale, "mask_behavior": "keep"}, ValueError, r"`mask_behavior`"),
+        ({"layer_cls": Scale, "input_shape": None}, ValueError, r"Received no input"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, error, match):
