@@ -1,4 +1,6 @@
-"""check_layer on a custom layer, a broken copy of it, and a pytest test; for docs/testing.md.
+"""check_layer on a custom layer, a broken copy of it, a pytest test, and the pytest plugin.
+
+For docs/testing.md.
 
 docs/scripts/generate.py runs it section by section and records the output.
 """
@@ -29,9 +31,6 @@ class Scale(layers.Layer):
     def call(self, inputs):
         return self.activation(inputs * self.scale)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         base_config = super().get_config()
         config = {
@@ -47,7 +46,14 @@ class Scale(layers.Layer):
 # --8<-- [start:report]
 from keras_tdplus.testing import check_layer
 
-report = check_layer(Scale, {"activation": "tanh"}, mask_behavior="pass_through")
+report = check_layer(
+    Scale,
+    {"activation": "tanh"},
+    input_shape=(2, 5, 3),  # batch, time steps, features
+    mask_behavior="pass_through",
+    expected_output_shape=(2, 5, 3),
+    expected_num_trainable_weights=1,
+)
 print(report)
 print("ok:", report.ok)
 # --8<-- [end:report]
@@ -94,3 +100,25 @@ try:
 except AssertionError as error:
     print(f"AssertionError: {error}")
 # --8<-- [end:pytest_failure]
+
+# --8<-- [start:plugin]
+import subprocess
+import sys
+
+# A user's test file, written here so that the page can run it.
+with open("test_my_layers.py", "w") as file:
+    file.write(
+        "import keras\n"
+        "from keras_tdplus.testing import check_layer\n\n\n"
+        "def test_dense_passes_the_layer_checks():\n"
+        '    check_layer(keras.layers.Dense, {"units": 4}).raise_for_failures()\n'
+    )
+
+# The same as typing: pytest --keras-backends=jax,torch test_my_layers.py
+command = [sys.executable, "-m", "pytest", "--keras-backends=jax,torch", "test_my_layers.py"]
+done = subprocess.run(command, capture_output=True, text=True)
+lines = done.stdout.splitlines()
+first = next(i for i, line in enumerate(lines) if " keras backends: " in line)
+print("\n".join(lines[first:]))  # each backend's own pytest output comes before this
+print("exit status:", done.returncode)
+# --8<-- [end:plugin]
