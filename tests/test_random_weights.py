@@ -295,3 +295,30 @@ def test_time_mask_before_a_wrapped_lstm_does_not_crash(time_steps):
         keras.ops.convert_to_tensor(x.reshape(3, 6, 2, 2)), keras.ops.convert_to_tensor(valid)
     )
     np.testing.assert_array_equal(_numpy(out_mask), valid)
+
+
+def test_converted_frozen_layers_stay_frozen_through_training():
+    model = randomize(_video_model(4), seed=9)
+    model.layers[1].trainable = False  # TimeDistributed(Conv2D)
+    model.layers[3].layer.trainable = False  # the Dense inside TimeDistributed
+    model.layers[-1].trainable = False  # the head
+    converted = convert_time_distributed(model)
+    assert [layer.trainable for layer in converted.layers[1:]] == [
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
+    frozen = [converted.layers[i].get_weights() for i in (1, 3, 6)]
+    converted.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x = np.random.default_rng(10).normal(size=(2, 4, 6, 6, 2)).astype("float32")
+    converted.fit(x, np.ones((2, 4, 2), "float32"), epochs=1, verbose=0)
+    for index, before in zip((1, 3, 6), frozen, strict=True):
+        for w_before, w_after in zip(before, converted.layers[index].get_weights(), strict=True):
+            np.testing.assert_array_equal(w_before, w_after)
+    # A trainable layer did move, so the step above did train.
+    assert not np.array_equal(
+        model.layers[5].get_weights()[0], converted.layers[5].get_weights()[0]
+    )
