@@ -8,16 +8,18 @@ No source file is edited. Each mutant is a function that monkeypatches the
 package; this file is also the pytest plugin that applies it: the runner starts
 `python -m pytest -p mutants` with `ci/` on `PYTHONPATH` and the mutant's name
 in `TDPLUS_MUTANT`, so the patch is in place before any test module imports the
-package. Each mutant names the tests that should catch it; the runner first
-runs all of them unpatched (they must pass), then each mutant's own.
+package. Each mutant names the tests that should catch it (slow ones left out);
+they run with `-x`, so a caught mutant costs little more than pytest's start.
 
-A mutant is "caught" when pytest exits 1 (a test failed), "survived" when it
-exits 0, and "error" for anything else (the patch could not be applied, say,
-because a name it targets was renamed: update the mutant). The script exits 0
-only when every mutant is caught.
+A mutant is "caught" when a test fails, "survived" when all pass, and "error"
+for anything else: the patch could not be applied (a name it targets was
+renamed: update the mutant), or the test that failed also fails without the
+mutant (every catching test is run once more, unpatched, at the end). The
+script exits 0 only when every mutant is caught.
 """
 
 import argparse
+import concurrent.futures
 import dataclasses
 import inspect
 import os
@@ -390,31 +392,18 @@ def pytest_report_header(config):
 # The runner side.
 
 
-def _pytest_command(tests, python):
+def _selection(tests):
+    """pytest arguments that select `tests`, (file, -k expression or None) pairs."""
     files = list(dict.fromkeys(path for path, _ in tests))
     selections = []
     for path, expression in tests:
         stem = Path(path).stem
         selections.append(f"({stem} and ({expression}))" if expression else stem)
-    return [
-        python,
-        "-m",
-        "pytest",
-        "-p",
-        "mutants",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "-x",
-        "-m",
-        "not slow",
-        "-k",
-        " or ".join(selections),
-        *files,
-    ]
+    return ["-x", "-k", " or ".join(selections), *files]
 
 
-def _run(tests, mutant_name, python):
+def _run(pytest_args, mutant_name, python):
+    """Runs pytest; returns (exit status, failed test ids, summary line, output, seconds)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO / "ci"), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
@@ -422,16 +411,38 @@ def _run(tests, mutant_name, python):
     env.pop(ENV_VAR, None)
     if mutant_name:
         env[ENV_VAR] = mutant_name
+    command = [python, "-m", "pytest", "-p", "mutants", "-p", "no:cacheprovider", "-q", "-rfE"]
     started = time.perf_counter()
     done = subprocess.run(
-        _pytest_command(tests, python), cwd=REPO, env=env, capture_output=True, text=True
+        [*command, "-m", "not slow", *pytest_args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     lines = done.stdout.strip().splitlines() or [""]
     failed = [line.split(" ")[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
     summary = lines[-1].strip("= ")
-    if failed:
-        summary = f"{failed[0]} ({summary})"
-    return done.returncode, summary, done.stdout + done.stderr, time.perf_counter() - started
+    output = done.stdout + done.stderr
+    return done.returncode, failed, summary, output, time.perf_counter() - started
+
+
+def _plant(m, python):
+    status, failed, summary, output, seconds = _run(_selection(m.tests), m.name, python)
+    if status == 1 and failed:
+        verdict = "caught"
+    elif status == 0:
+        verdict = "SURVIVED"
+    else:
+        verdict = f"error (pytest exit {status})"
+    return {
+        "mutant": m,
+        "verdict": verdict,
+        "by": failed[:1],
+        "summary": summary,
+        "output": output,
+        "seconds": seconds,
+    }
 
 
 def main(argv=None):
@@ -440,7 +451,10 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--python", default=sys.executable, help="the interpreter for pytest")
     parser.add_argument(
-        "--no-baseline", action="store_true", help="skip the unpatched run of the tests"
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="pytest runs at a time (default: up to 4)",
     )
     args = parser.parse_args(argv)
     if args.list:
@@ -452,33 +466,35 @@ def main(argv=None):
         parser.error(f"unknown mutants {unknown}; see --list")
     chosen = [MUTANTS[name] for name in args.only] if args.only else list(MUTANTS.values())
     backend = os.environ.get("KERAS_BACKEND", "(KERAS_BACKEND unset)")
-    print(f"{len(chosen)} mutants, backend: {backend}", flush=True)
-    if not args.no_baseline:
-        every_test = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
-        status, summary, output, seconds = _run(every_test, None, args.python)
-        print(f"baseline (no mutant): {summary} [{seconds:.0f} s]", flush=True)
-        if status != 0:
-            print(output[-5000:])
-            print("The tests fail without a mutant; fix them first.")
-            return 2
-    rows = []
-    for m in chosen:
-        status, summary, output, seconds = _run(m.tests, m.name, args.python)
-        verdict = {0: "SURVIVED", 1: "caught"}.get(status, f"error (pytest exit {status})")
-        rows.append((m, verdict, summary, seconds))
-        print(f"{m.name}: {verdict}: {summary} [{seconds:.0f} s]", flush=True)
+    print(f"{len(chosen)} mutants, backend: {backend}, {args.jobs} at a time", flush=True)
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda m: _plant(m, args.python), chosen))
+    for row in rows:
+        print(f"{row['mutant'].name}: {row['verdict']}: {row['summary']} [{row['seconds']:.0f} s]")
+        if row["verdict"].startswith("error"):
+            print(row["output"][-3000:])
+    # A test that fails without any mutant catches nothing: run each catching test unpatched.
+    catching = sorted({test for row in rows for test in row["by"]})
+    if catching:
+        status, failed, summary, output, seconds = _run(catching, None, args.python)
+        print(f"control, the catching tests without a mutant: {summary} [{seconds:.0f} s]")
         if status not in (0, 1):
             print(output[-3000:])
+            failed = catching
+        for row in rows:
+            if set(row["by"]) & set(failed):
+                row["verdict"] = "error (its test fails without the mutant)"
     print()
-    print("| mutant | planted bug | verdict | pytest |")
+    print("| mutant | planted bug | verdict | first failing test |")
     print("|---|---|---|---|")
-    for m, verdict, summary, _ in rows:
-        print(f"| {m.name} | {m.description} | {verdict} | {summary} |")
-    missed = [m.name for m, verdict, _, _ in rows if verdict != "caught"]
-    print(
-        f"\n{len(rows) - len(missed)}/{len(rows)} caught"
-        + (f"; not caught: {missed}" if missed else "")
-    )
+    for row in rows:
+        by = row["by"][0] if row["by"] else row["summary"]
+        print(f"| {row['mutant'].name} | {row['mutant'].description} | {row['verdict']} | {by} |")
+    missed = [row["mutant"].name for row in rows if row["verdict"] != "caught"]
+    caught = len(rows) - len(missed)
+    print(f"\n{caught}/{len(rows)} caught in {time.perf_counter() - started:.0f} s", end="")
+    print(f"; not caught: {', '.join(missed)}" if missed else "")
     return 1 if missed else 0
 
 
