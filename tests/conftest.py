@@ -4,6 +4,16 @@ import os
 
 import keras
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time, so a red build is reproducible and a green
+# one is not luck; a run on a laptop keeps exploring new examples. Tests that set
+# `max_examples` keep their own budget; the profile's applies to the rest.
+settings.register_profile("ci", derandomize=True, max_examples=100, database=None, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 _EXPECTED = os.environ.get("TDPLUS_EXPECT_BACKEND")
 if _EXPECTED and keras.config.backend() != _EXPECTED:

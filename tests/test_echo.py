@@ -1,5 +1,7 @@
 """The echo experiments: shapes, parameter counts, convergence, determinism."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -165,9 +167,25 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 def test_convergence_table_lists_every_row():
-    rows = [echo.convergence("many_to_one", seeds=(0, 1), epochs=3)]
+    runs = [
+        types.SimpleNamespace(
+            name="many_to_one",
+            backend="jax",
+            seed=seed,
+            echoes=echoes,
+            max_abs_error=error,
+            final_loss=loss,
+            fit_seconds=seconds,
+        )
+        for seed, echoes, error, loss, seconds in [
+            (0, True, 0.01, 1e-4, 1.0),
+            (1, False, 0.3, 5e-2, 2.0),
+            (2, True, 0.02, 2e-4, 3.0),
+        ]
+    ]
+    rows = [echo.Convergence.from_results(runs)]
     table = echo.format_convergence_table(rows)
     assert table.splitlines()[0].startswith("| backend | experiment | seeds |")
-    assert f"| {rows[0].backend} | many_to_one | 2 | {rows[0].echoed}/2 |" in table
+    assert "| jax | many_to_one | 3 | 2/3 | 0.020 | 0.300 | 2.0e-04 | 2.0 |" in table
     with pytest.raises(ValueError, match="no results"):
         echo.Convergence.from_results([])

@@ -927,3 +927,8 @@ def test_check_fit_data_passes_or_raises_sequence_shape_error(article_models, in
         assert_well_formed(error)
     else:
         assert result[0] is x and result[1] is y
+        if index != 4:  # one input: data that passes has its rank and known sizes
+            shape, expected = tuple(getattr(x, "shape", None) or np.shape(x)), model.input_shape
+            assert len(shape) == len(expected)
+            known = zip(shape[1:], expected[1:], strict=True)
+            assert all(e is None or s in (None, e) for s, e in known)

@@ -187,30 +187,37 @@ def run_example(path, out_dir):
     return written
 
 
-def run_in_child(name):
-    """Runs example file `name` in a child process with its `EXAMPLE_ENV`; returns its outputs."""
+def run_in_child(name, out_root=GENERATED):
+    """Runs example file `name` in a child process with its `EXAMPLE_ENV`; returns its outputs.
+
+    The outputs go to `out_root / name`.
+    """
     env = {**os.environ, **EXAMPLE_ENV[name]}
-    done = subprocess.run([sys.executable, __file__, "--child", name], env=env, check=False)
+    command = [sys.executable, __file__, "--child", name, "--out", str(out_root)]
+    done = subprocess.run(command, env=env, check=False)
     if done.returncode:
         raise SystemExit(f"{name}.py failed in its own process (exit status {done.returncode})")
-    return sorted(path.stem for path in (GENERATED / name).glob("*.md"))
+    return sorted(path.stem for path in (out_root / name).glob("*.md"))
 
 
-def child_main(name):
+def child_main(name, out_root=GENERATED):
     """The child process of `run_in_child`: runs example file `name` in the current folder."""
     wanted = EXAMPLE_ENV[name]
-    run_example(EXAMPLES / f"{name}.py", GENERATED / name)
+    run_example(EXAMPLES / f"{name}.py", out_root / name)
     changed = {key: os.environ.get(key) for key in wanted if os.environ.get(key) != wanted[key]}
     if changed:
         raise SystemExit(f"{name}.py sets {changed}, but EXAMPLE_ENV gives {wanted}")
 
 
-def run_commands(out_dir):
+def run_commands(out_dir, names=None):
+    """Runs the `COMMANDS` (or those in `names`) and writes each one's console block."""
     from keras_tdplus import cli
 
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     for name, command in COMMANDS.items():
+        if names is not None and name not in names:
+            continue
         argv = shlex.split(command)
         # `python -m keras_tdplus ARGS` and `keras-tdplus ARGS` both call cli.main(ARGS).
         args = argv[3:] if argv[:3] == ["python", "-m", "keras_tdplus"] else argv[1:]
@@ -300,9 +307,10 @@ def main(argv=None):
     )
     # Internal: how run_in_child starts the child process.
     parser.add_argument("--child", choices=sorted(EXAMPLE_ENV), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=GENERATED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child_main(args.child)
+        child_main(args.child, args.out)
         return
     unknown = sorted(set(args.only) - {*EXAMPLE_FILES, "cli"})
     if unknown:

@@ -1,0 +1,502 @@
+"""Plants semantic bugs in keras_tdplus, one at a time, and checks the tests catch each.
+
+    KERAS_BACKEND=jax python ci/mutants.py              # every mutant
+    KERAS_BACKEND=jax python ci/mutants.py tdd_no_bias  # only these
+    python ci/mutants.py --list
+
+No source file is edited. Each mutant is a function that monkeypatches the
+package; this file is also the pytest plugin that applies it: the runner starts
+`python -m pytest -p mutants` with `ci/` on `PYTHONPATH` and the mutant's name
+in `TDPLUS_MUTANT`, so the patch is in place before any test module imports the
+package. Each mutant names the tests that should catch it (slow ones left out);
+they run with `-x`, so a caught mutant costs little more than pytest's start.
+
+A mutant is "caught" when a test fails, "survived" when all pass, and "error"
+for anything else: the patch could not be applied (a name it targets was
+renamed: update the mutant), or the test that failed also fails without the
+mutant (every catching test is run once more, unpatched, at the end). The
+script exits 0 only when every mutant is caught.
+"""
+
+import argparse
+import concurrent.futures
+import dataclasses
+import inspect
+import os
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ENV_VAR = "TDPLUS_MUTANT"
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    name: str
+    description: str
+    tests: tuple  # (test file, -k expression or None) pairs
+    apply: object
+
+
+MUTANTS = {}
+
+
+def mutant(description, *tests):
+    def register(apply):
+        MUTANTS[apply.__name__] = Mutant(apply.__name__, description, tests, apply)
+        return apply
+
+    return register
+
+
+def _modules():
+    return [m for name, m in sorted(sys.modules.items()) if name.startswith("keras_tdplus") and m]
+
+
+def _replace_everywhere(old, new):
+    """Rebinds every name in the package's modules that holds `old` to `new`."""
+    count = 0
+    for module in _modules():
+        for name, value in list(vars(module).items()):
+            if value is old:
+                setattr(module, name, new)
+                count += 1
+    if not count:
+        raise RuntimeError(f"nothing in keras_tdplus holds {old!r}")
+
+
+def _find(name):
+    """The one module-level object called `name` in the package."""
+    found = {id(vars(m)[name]): vars(m)[name] for m in _modules() if name in vars(m)}
+    if len(found) != 1:
+        raise RuntimeError(f"expected one `{name}` in keras_tdplus, found {len(found)}")
+    return next(iter(found.values()))
+
+
+def _takes(layer, argument):
+    return argument in inspect.signature(layer.call).parameters
+
+
+def _wrapped_inner_call(layer, change_kwargs):
+    """Context manager: `layer.call` with its keyword arguments changed by `change_kwargs`."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        original = layer.call
+
+        def call(*args, **kwargs):
+            return original(*args, **change_kwargs(dict(kwargs)))
+
+        call.__signature__ = inspect.signature(original)
+        layer.call = call
+        try:
+            yield
+        finally:
+            layer.call = original
+
+    return scope()
+
+
+MASK_TESTS = (
+    ("tests/test_random_weights.py", "mask"),
+    ("tests/test_time_distributed.py", "mask"),
+)
+
+
+@mutant(
+    "TimeDistributed calls the inner layer once per step in a Python loop",
+    ("tests/test_fold_structure.py", None),
+)
+def td_per_step_loop():
+    from keras import ops
+
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.call
+
+    def call(self, inputs, training=None, mask=None):
+        steps = inputs.shape[1]
+        if not isinstance(steps, int):
+            return original(self, inputs, training, mask)
+        kwargs = {"training": training} if _takes(self.layer, "training") else {}
+        return ops.stack([self.layer.call(inputs[:, t], **kwargs) for t in range(steps)], axis=1)
+
+    TimeDistributed.call = call
+
+
+@mutant("TimeDistributed never passes a mask to the inner layer", *MASK_TESTS)
+def mask_not_passed():
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.call
+
+    def call(self, inputs, training=None, mask=None):
+        def drop(kwargs):
+            kwargs.pop("mask", None)
+            return kwargs
+
+        with _wrapped_inner_call(self.layer, drop):
+            return original(self, inputs, training, mask)
+
+    TimeDistributed.call = call
+
+
+@mutant("TimeDistributed passes the mask unfolded, (batch, time, ...)", *MASK_TESTS)
+def mask_passed_unfolded():
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.call
+
+    def call(self, inputs, training=None, mask=None):
+        def unfold(kwargs):
+            if "mask" in kwargs:
+                kwargs["mask"] = mask
+            return kwargs
+
+        with _wrapped_inner_call(self.layer, unfold):
+            return original(self, inputs, training, mask)
+
+    TimeDistributed.call = call
+
+
+@mutant(
+    "a (batch, time) mask is folded to (batch * time,) and given to any inner layer "
+    "taking a mask (crashes Masking > TimeDistributed(Reshape) > TimeDistributed(LSTM))",
+    *MASK_TESTS,
+)
+def time_mask_folded_into_inner():
+    from keras import ops
+
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.call
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is None or len(mask.shape) != 2 or not _takes(self.layer, "mask"):
+            return original(self, inputs, training, mask)
+
+        def fold(kwargs):
+            kwargs["mask"] = ops.reshape(mask, (-1,))
+            return kwargs
+
+        with _wrapped_inner_call(self.layer, fold):
+            return original(self, inputs, training, mask)
+
+    TimeDistributed.call = call
+
+
+@mutant(
+    "the incoming time mask is combined with the inner layer's mask by logical_or",
+    *MASK_TESTS,
+)
+def mask_combined_with_or():
+    import keras
+
+    ops = types.SimpleNamespace(
+        **{name: getattr(keras.ops, name) for name in dir(keras.ops) if not name.startswith("_")}
+    )
+    ops.logical_and = keras.ops.logical_or
+    module = sys.modules[_find("TimeDistributed").__module__]
+    if getattr(module, "ops", None) is not keras.ops:
+        raise RuntimeError(f"{module.__name__} does not use keras.ops as `ops`")
+    module.ops = ops
+
+
+@mutant("TimeDistributed.compute_mask returns None", *MASK_TESTS)
+def td_compute_mask_none():
+    from keras_tdplus import TimeDistributed
+
+    TimeDistributed.compute_mask = lambda self, inputs, mask=None: None
+
+
+@mutant(
+    "TimeDistributedDense.compute_mask returns None",
+    ("tests/test_time_distributed_dense.py", "mask"),
+)
+def tdd_compute_mask_none():
+    from keras_tdplus import TimeDistributedDense
+
+    TimeDistributedDense.compute_mask = lambda self, inputs, mask=None: None
+
+
+@mutant(
+    "TimeDistributedDense adds no bias",
+    ("tests/test_random_weights.py", "dense"),
+    ("tests/test_time_distributed_dense.py", "equals"),
+)
+def tdd_no_bias():
+    from keras import ops
+
+    from keras_tdplus import TimeDistributedDense
+
+    def call(self, inputs, mask=None):
+        outputs = ops.matmul(inputs, self.kernel)
+        return outputs if self.activation is None else self.activation(outputs)
+
+    TimeDistributedDense.call = call
+
+
+@mutant(
+    "the fold goes time-major and the unfold batch-major (steps and samples mixed up)",
+    ("tests/test_random_weights.py", "equals"),
+    ("tests/test_time_distributed.py", "equals"),
+)
+def fold_wrong_axis_order():
+    from keras import layers, ops
+
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.call
+    last_axis = (layers.Dense, layers.Activation, layers.Dropout, layers.LayerNormalization)
+
+    def call(self, inputs, training=None, mask=None):
+        batch, steps = inputs.shape[:2]
+        concrete = isinstance(batch, int) and isinstance(steps, int)
+        if (
+            not concrete
+            or getattr(self.layer, "stateful", False)
+            or isinstance(self.layer, last_axis)
+        ):
+            return original(self, inputs, training, mask)
+        axes = (1, 0, *range(2, len(inputs.shape)))
+        folded = ops.reshape(ops.transpose(inputs, axes), (-1, *inputs.shape[2:]))
+        kwargs = {"training": training} if _takes(self.layer, "training") else {}
+        outputs = self.layer.call(folded, **kwargs)
+        return ops.reshape(outputs, (batch, steps, *outputs.shape[1:]))
+
+    TimeDistributed.call = call
+
+
+@mutant(
+    "TimeDistributed does not pass `training` on (Dropout stays off in fit)",
+    ("tests/test_time_distributed.py", "dropout"),
+)
+def training_not_passed():
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.call
+    TimeDistributed.call = lambda self, inputs, training=None, mask=None: original(
+        self, inputs, None, mask
+    )
+
+
+@mutant(
+    "convert_time_distributed ignores `trainable`",
+    ("tests/test_random_weights.py", "convert"),
+    ("tests/test_convert.py", None),
+)
+def convert_ignores_trainable():
+    from keras_tdplus import TimeDistributed, TimeDistributedDense, convert_time_distributed
+
+    module = sys.modules[convert_time_distributed.__module__]
+    for name, cls in (
+        ("TimeDistributed", TimeDistributed),
+        ("TimeDistributedDense", TimeDistributedDense),
+    ):
+
+        def make(*args, _cls=cls, trainable=True, **kwargs):
+            return _cls(*args, **kwargs)
+
+        if getattr(module, name, None) is not cls:
+            raise RuntimeError(f"{module.__name__} does not build `{name}` by that name")
+        setattr(module, name, make)
+
+
+@mutant(
+    "the LSTM parameter formula counts 3 gates, not 4", ("tests/test_params.py", "lstm or LSTM")
+)
+def lstm_gates_off_by_one():
+    gates = _find("_GATES")
+    gates["LSTM"] = gates["LSTM"] - 1
+
+
+@mutant(
+    "check_fit_data never raises",
+    ("tests/test_validation.py", "check_fit_data"),
+)
+def check_fit_data_never_raises():
+    from keras_tdplus import check_fit_data
+
+    def never_raises(model, x, y=None):
+        return x, y
+
+    _replace_everywhere(check_fit_data, never_raises)
+
+
+@mutant(
+    "check_sequence_input never raises",
+    ("tests/test_validation.py", "check_sequence_input"),
+)
+def check_sequence_input_never_raises():
+    from keras_tdplus import check_sequence_input
+
+    def never_raises(x, *, name="X", timesteps=None, features=None):
+        return x
+
+    _replace_everywhere(check_sequence_input, never_raises)
+
+
+@mutant(
+    "`keras-tdplus check` exits 0 when it finds problems",
+    ("tests/test_validation.py", "cli"),
+)
+def check_exit_code_zero():
+    cli_main = sys.modules[_find("check_model").__module__].cli_main
+
+    def lenient(argv):
+        status = cli_main(argv)
+        return 0 if status == 1 else status
+
+    _replace_everywhere(cli_main, lenient)
+
+
+@mutant("Ctrl-C exits 1 instead of 130", ("tests/test_cli_interrupt.py", None))
+def ctrl_c_exits_1():
+    from keras_tdplus import cli
+
+    main = cli.main
+
+    def main_exit_1(argv=None):
+        status = main(argv)
+        return 1 if status == 130 else status
+
+    _replace_everywhere(main, main_exit_1)
+
+
+# The pytest plugin side.
+
+
+def pytest_configure(config):
+    name = os.environ.get(ENV_VAR)
+    if not name:
+        return
+    import pytest
+
+    import keras_tdplus  # noqa: F401
+
+    try:
+        MUTANTS[name].apply()
+    except Exception as error:
+        raise pytest.UsageError(f"mutant {name!r} could not be applied: {error!r}") from None
+
+
+def pytest_report_header(config):
+    name = os.environ.get(ENV_VAR)
+    return f"mutant planted: {name}" if name else None
+
+
+# The runner side.
+
+
+def _selection(tests):
+    """pytest arguments that select `tests`, (file, -k expression or None) pairs."""
+    files = list(dict.fromkeys(path for path, _ in tests))
+    selections = []
+    for path, expression in tests:
+        stem = Path(path).stem
+        selections.append(f"({stem} and ({expression}))" if expression else stem)
+    return ["-x", "-k", " or ".join(selections), *files]
+
+
+def _run(pytest_args, mutant_name, python):
+    """Runs pytest; returns (exit status, failed test ids, summary line, output, seconds)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "ci"), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    env.pop(ENV_VAR, None)
+    if mutant_name:
+        env[ENV_VAR] = mutant_name
+    command = [python, "-m", "pytest", "-p", "mutants", "-p", "no:cacheprovider", "-q", "-rfE"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "-m", "not slow", *pytest_args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    lines = done.stdout.strip().splitlines() or [""]
+    failed = [line.split(" ")[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    summary = lines[-1].strip("= ")
+    output = done.stdout + done.stderr
+    return done.returncode, failed, summary, output, time.perf_counter() - started
+
+
+def _plant(m, python):
+    status, failed, summary, output, seconds = _run(_selection(m.tests), m.name, python)
+    if status == 1 and failed:
+        verdict = "caught"
+    elif status == 0:
+        verdict = "SURVIVED"
+    else:
+        verdict = f"error (pytest exit {status})"
+    return {
+        "mutant": m,
+        "verdict": verdict,
+        "by": failed[:1],
+        "summary": summary,
+        "output": output,
+        "seconds": seconds,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("only", nargs="*", metavar="MUTANT", help="run only these mutants")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter for pytest")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="pytest runs at a time (default: up to 4)",
+    )
+    args = parser.parse_args(argv)
+    if args.list:
+        for m in MUTANTS.values():
+            print(f"{m.name:36} {m.description}")
+        return 0
+    unknown = sorted(set(args.only) - set(MUTANTS))
+    if unknown:
+        parser.error(f"unknown mutants {unknown}; see --list")
+    chosen = [MUTANTS[name] for name in args.only] if args.only else list(MUTANTS.values())
+    backend = os.environ.get("KERAS_BACKEND", "(KERAS_BACKEND unset)")
+    print(f"{len(chosen)} mutants, backend: {backend}, {args.jobs} at a time", flush=True)
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda m: _plant(m, args.python), chosen))
+    for row in rows:
+        print(f"{row['mutant'].name}: {row['verdict']}: {row['summary']} [{row['seconds']:.0f} s]")
+        if row["verdict"].startswith("error"):
+            print(row["output"][-3000:])
+    # A test that fails without any mutant catches nothing: run each catching test unpatched.
+    catching = sorted({test for row in rows for test in row["by"]})
+    if catching:
+        status, failed, summary, output, seconds = _run(catching, None, args.python)
+        print(f"control, the catching tests without a mutant: {summary} [{seconds:.0f} s]")
+        if status not in (0, 1):
+            print(output[-3000:])
+            failed = catching
+        for row in rows:
+            if set(row["by"]) & set(failed):
+                row["verdict"] = "error (its test fails without the mutant)"
+    print()
+    print("| mutant | planted bug | verdict | first failing test |")
+    print("|---|---|---|---|")
+    for row in rows:
+        by = row["by"][0] if row["by"] else row["summary"]
+        print(f"| {row['mutant'].name} | {row['mutant'].description} | {row['verdict']} | {by} |")
+    missed = [row["mutant"].name for row in rows if row["verdict"] != "caught"]
+    caught = len(rows) - len(missed)
+    print(f"\n{caught}/{len(rows)} caught in {time.perf_counter() - started:.0f} s", end="")
+    print(f"; not caught: {', '.join(missed)}" if missed else "")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
