@@ -1,32 +1,32 @@
 """Swap stock `TimeDistributed` layers in a model for the fast ones."""
 
-import inspect
-
 import keras
 from keras import layers
 
 from keras_tdplus.time_distributed import TimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense
 
-_TDD_ARGS = set(inspect.signature(TimeDistributedDense.__init__).parameters) - {
-    "self",
-    "kwargs",
-}
-
 
 def _as_time_distributed_dense(wrapper):
-    """A TimeDistributedDense equal to `wrapper`, or None if one cannot be."""
+    """A TimeDistributedDense equal to `wrapper(Dense)`, or None if it wraps something else.
+
+    TimeDistributedDense is a Dense, so the Dense's whole config carries over:
+    LoRA rank and alpha, quantization config, and a quantized dtype policy,
+    which makes it build the same quantized variables for `set_weights`.
+    """
     dense = wrapper.layer
-    config = dense.get_config()
-    if type(dense) is not layers.Dense or config.get("lora_rank") or dense.quantization_mode:
+    if type(dense) is not layers.Dense:
         return None
-    kwargs = {key: value for key, value in config.items() if key in _TDD_ARGS}
-    return TimeDistributedDense(
-        **kwargs,
+    config = dense.get_config()
+    # Keras' wrapper computes in its own dtype; a quantized Dense keeps its
+    # quantized policy, which names the same compute dtype.
+    policy = dense.dtype_policy if dense.quantization_mode else wrapper.dtype_policy
+    config.update(
         name=wrapper.name,
-        dtype=wrapper.dtype_policy,
+        dtype=keras.dtype_policies.serialize(policy),
         trainable=wrapper.trainable and dense.trainable,
     )
+    return TimeDistributedDense.from_config(config)
 
 
 def _clone_layer(layer):
