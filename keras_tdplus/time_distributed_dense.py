@@ -102,7 +102,12 @@ class TimeDistributedDense(layers.Dense):
                 f"Layer '{self.name}' (TimeDistributedDense) needs a known "
                 f"feature axis (the last one). Received: input_shape={tuple(input_shape)}"
             )
+        lora_alpha = self.lora_alpha
         super().build(input_shape)
+        if self.lora_enabled:
+            # Dense's build enables LoRA with the rank alone, which resets
+            # `lora_alpha` to the rank; keep the one the user asked for.
+            self.lora_alpha = lora_alpha
         self.input_spec = keras.InputSpec(min_ndim=3, axes={-1: features})
 
     def call(self, inputs, training=None, mask=None):
