@@ -252,3 +252,29 @@ def test_a_lora_inner_dense_uses_its_merged_kernel():
     dense.enable_lora(2)
     dense.set_weights([rng.normal(size=w.shape).astype("float32") for w in dense.get_weights()])
     np.testing.assert_allclose(_numpy(ours(x)), _steps(dense, x), rtol=1e-5, atol=1e-5)
+
+
+def test_batch_normalization_in_training_uses_every_frame_at_once():
+    """A choice, not a fix: the statistics of one training call come from all
+    `batch * time` frames (one moving-average update), where Keras' wrapper
+    normalizes each step by its own batch (one update per step). In inference
+    both use the moving statistics and agree."""
+    x = np.random.default_rng(10).normal(size=(4, 3, 5)).astype("float32")
+    x[:, 1] += 5.0  # step 1 has another mean than the others
+    ours = TimeDistributed(layers.BatchNormalization(momentum=0.5))
+    stock = layers.TimeDistributed(layers.BatchNormalization(momentum=0.5))
+    trained = _numpy(ours(x, training=True))
+    frames = x.reshape(12, 5)
+    expected = (frames - frames.mean(0)) / np.sqrt(frames.var(0) + 1e-3)
+    np.testing.assert_allclose(trained, expected.reshape(4, 3, 5), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(_numpy(ours.layer.moving_mean), 0.5 * frames.mean(0), rtol=1e-5)
+
+    per_step = _numpy(stock(x, training=True))
+    step_1 = x[:, 1]
+    expected_step_1 = (step_1 - step_1.mean(0)) / np.sqrt(step_1.var(0) + 1e-3)
+    np.testing.assert_allclose(per_step[:, 1], expected_step_1, rtol=1e-4, atol=1e-4)
+
+    stock.set_weights(ours.get_weights())
+    np.testing.assert_allclose(
+        _numpy(ours(x, training=False)), _numpy(stock(x, training=False)), rtol=1e-5, atol=1e-5
+    )
