@@ -99,17 +99,27 @@ class TimeDistributed(layers.Wrapper):
     are called once per step in time order instead, as Keras does.
 
     Masks: a `(batch, time)` mask is folded and passed to the inner layer when
-    its `call` takes a `mask`; the output mask is the incoming time mask,
-    combined with any mask the inner layer computes.
+    its `call` takes a `mask`, spread over every axis of the inner input but
+    the last, so a masked step masks all of an inner LSTM's or attention
+    layer's positions; the output mask is the incoming time mask, combined
+    with any mask the inner layer computes.
+
+    Where Keras' wrapper is wrong, this one follows a loop over the steps
+    instead (see the Migrating page): the inner layer's activity regularizer
+    is kept, several inputs (a list, tuple or dict of `(batch, time, ...)`
+    tensors) and several outputs work, and a quantized inner layer runs its
+    quantized path.
 
     Args:
         layer: A `keras.layers.Layer` instance, applied to every time step.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
-        inputs: A tensor of shape `(batch, time, ...)`, rank >= 3.
+        inputs: A tensor of shape `(batch, time, ...)`, rank >= 3, or a nested
+            structure of them sharing batch and time.
         training: Python boolean, passed to the inner layer if it takes one.
-        mask: Optional boolean tensor of shape `(batch, time)`.
+        mask: Optional boolean tensor of shape `(batch, time)` or longer, or
+            one per input.
 
     Input shape:
         `(batch, time, *inner_input_shape)`. Batch and time may be dynamic.
