@@ -182,8 +182,12 @@ def test_is_a_dense_with_its_config_keys():
     assert config.keys() == layers.Dense(3, lora_rank=2).get_config().keys()
     assert config["lora_rank"] == 2 and config["lora_alpha"] == 4
     assert "quantization_config" in config
-    with pytest.raises(AttributeError, match="You must build the layer before accessing `kernel`"):
+    # As Dense: an AttributeError before build (worded by torch.nn.Module on torch).
+    with pytest.raises(AttributeError) as ours:
         layer.kernel  # noqa: B018
+    with pytest.raises(AttributeError) as dense:
+        layers.Dense(3).kernel  # noqa: B018
+    assert str(ours.value).replace("TimeDistributedDense", "Dense") == str(dense.value)
 
 
 def test_a_config_saved_before_lora_and_quantization_still_loads():
