@@ -318,7 +318,7 @@ class TimeDistributed(layers.Wrapper):
             return self._compute_mask(inputs, mask)
         # A functional model replays the ops recorded here on real tensors, so
         # the sizes of the reshapes must be read then, not fixed now as `None`s.
-        replayed = _Replayed(self._compute_mask)
+        replayed = _MaskOf(self)
         if replayed.compute_output_spec(inputs, mask) is None:
             return None
         return replayed(inputs, mask)
@@ -339,28 +339,44 @@ class TimeDistributed(layers.Wrapper):
         )
 
 
-class _Replayed(keras.Operation):
-    """One graph op running `fn`, so its shapes are read from the tensors it gets."""
+@keras.saving.register_keras_serializable(package="keras_tdplus")
+class _MaskOf(keras.Operation):
+    """A wrapper's output mask as one graph op, its shapes read from the tensors it gets.
 
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
+    A functional model records it, saves it with the model and replays it on
+    real tensors. Its config holds the wrapper's, so a saved, cloned or
+    converted model rebuilds it; the copy computes masks only, which need no
+    weights.
+    """
 
-    def call(self, *args):
-        return self.fn(*args)
+    def __init__(self, wrapper, **kwargs):
+        super().__init__(**kwargs)
+        self.wrapper = wrapper
 
-    def compute_output_spec(self, *args):
-        # Fresh tensors, so the ops `fn` runs here leave no trace in the graph.
+    def call(self, inputs, mask):
+        return self.wrapper._compute_mask(inputs, mask)
+
+    def compute_output_spec(self, inputs, mask):
+        # Fresh tensors, so the ops run here leave no trace in the graph.
         fresh = tree.map_structure(
             lambda x: (
                 keras.KerasTensor(x.shape, dtype=x.dtype) if isinstance(x, keras.KerasTensor) else x
             ),
-            args,
+            (inputs, mask),
         )
-        outputs = self.fn(*fresh)
+        outputs = self.wrapper._compute_mask(*fresh)
         return tree.map_structure(
             lambda y: None if y is None else keras.KerasTensor(y.shape, dtype=y.dtype), outputs
         )
+
+    def get_config(self):
+        return {"name": self.name, "wrapper": keras.saving.serialize_keras_object(self.wrapper)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["wrapper"] = keras.saving.deserialize_keras_object(config["wrapper"])
+        return cls(**config)
 
 
 def _first_shape(input_shape):

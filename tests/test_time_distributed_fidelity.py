@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from keras import layers
 
-from keras_tdplus import SequenceShapeError, TimeDistributed, TimeDistributedDense
+from keras_tdplus import (
+    SequenceShapeError,
+    TimeDistributed,
+    TimeDistributedDense,
+    convert_time_distributed,
+)
 
 
 def _numpy(x):
@@ -96,6 +101,36 @@ def test_a_mask_with_unknown_batch_and_time_in_call_predict_fit_and_save(second,
     np.testing.assert_allclose(
         restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
     )
+
+
+def test_an_inner_layer_mask_reaches_the_lstm_in_a_functional_model_saved_and_cloned(tmp_path):
+    """Keras' wrapper drops the mask its inner `Masking` computes, so the LSTM
+    after it reads the padding; the step loop (padding dropped) is the reference."""
+    keras.utils.set_random_seed(0)
+    x = _masked_sequences(np.random.default_rng(11), (5, 4, 3), [(0, 3), (1, 2), (1, 3)])
+
+    def model(wrapper):
+        inputs = keras.Input((None, 3))
+        h = wrapper(layers.Masking(0.0))(inputs)
+        h = wrapper(layers.Dense(4))(h)
+        return keras.Model(inputs, layers.LSTM(2)(h))
+
+    ours = model(TimeDistributed)
+    dense, lstm = ours.layers[2].layer, ours.layers[3]
+    kept = [[t for t in range(4) if x[b, t].any()] for b in range(5)]
+    expected = np.stack([_numpy(lstm(_steps(dense, x[b : b + 1, kept[b]])))[0] for b in range(5)])
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+    ours.save(tmp_path / "m.keras")
+    clones = [keras.saving.load_model(tmp_path / "m.keras"), keras.models.clone_model(ours)]
+    clones[1].set_weights(ours.get_weights())
+    clones.append(convert_time_distributed(ours))
+    for clone in clones:
+        np.testing.assert_allclose(clone.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+    stock = model(layers.TimeDistributed)
+    stock.set_weights(ours.get_weights())
+    assert not np.allclose(stock.predict(x, verbose=0), expected, atol=1e-3)
 
 
 @pytest.mark.parametrize(
