@@ -39,6 +39,17 @@ HEADS = {
     "Dense on 3D": lambda: layers.Dense(UNITS),
 }
 
+# With `--int8`: the same two heads built int8-quantized (a quantized dtype
+# policy, as `model.quantize("int8")` leaves them), timed in the same rounds;
+# their "x Dense" column is against the int8 Dense.
+INT8_DENSE = "Dense on 3D, int8"
+INT8_HEADS = {
+    "TimeDistributedDense, int8": lambda: keras_tdplus.TimeDistributedDense(
+        UNITS, dtype="int8_from_float32"
+    ),
+    INT8_DENSE: lambda: layers.Dense(UNITS, dtype="int8_from_float32"),
+}
+
 
 def _model(head, steps):
     keras.backend.clear_session()
@@ -124,6 +135,9 @@ def main(argv=None):
         default=None,
         help="skip stock TimeDistributed above this T (a minute to compile on JAX at 1000)",
     )
+    parser.add_argument(
+        "--int8", action="store_true", help="also time int8 TimeDistributedDense and Dense"
+    )
     args = parser.parse_args(argv)
     print(
         f"keras {keras.__version__}, backend {keras.config.backend()}, batch {BATCH}, "
@@ -143,10 +157,13 @@ def main(argv=None):
                 name.startswith("stock") and args.skip_stock_above and steps > args.skip_stock_above
             )
         }
+        if args.int8:
+            heads.update(INT8_HEADS)
         figures = measure(heads, steps, args.repeats, args.first_repeats)
-        dense = figures["Dense on 3D"]
-        stock = figures.get("stock TimeDistributed(Dense)")
         for name, row in figures.items():
+            quantized = name in INT8_HEADS
+            dense = figures[INT8_DENSE if quantized else "Dense on 3D"]
+            stock = None if quantized else figures.get("stock TimeDistributed(Dense)")
             cells = []
             for key in ("first step", "train step", "predict step"):
                 vs_stock = _format_ratio(row[key] / stock[key]) if stock else "n/a"

@@ -65,3 +65,38 @@ def require_time_axis(layer, x):
         "  Expected: shape (batch, time, ..., features), rank >= 3\n"
         f"  Fix: {fix}"
     )
+
+
+def check_mask(layer, inputs, mask):
+    """Raise `SequenceShapeError` unless `mask` fits `inputs`' batch and time axes.
+
+    The message starts with the sentence `keras.layers.TimeDistributed`
+    raises for the same mistake, so code that matches on it keeps working.
+    """
+    mask_shape, input_shape = tuple(mask.shape), tuple(inputs.shape)
+    kind = "TimeDistributed" if isinstance(layer, layers.Wrapper) else type(layer).__name__
+    if len(mask_shape) < 2:
+        stock = (
+            f"The `mask` passed to the `{kind}` layer must be at least 2D "
+            f"(e.g., `(batch_size, timesteps)`), but it has {len(mask_shape)} "
+            f"dimension(s) with shape {format_shape(mask_shape)}."
+        )
+    elif all(
+        m is None or i is None or m == i
+        for m, i in zip(mask_shape[:2], input_shape[:2], strict=True)
+    ):
+        return
+    else:
+        stock = (
+            f"The `mask` passed to the `{kind}` layer has a shape "
+            f"{format_shape(mask_shape)} that is incompatible with the input shape "
+            f"{format_shape(input_shape)}."
+        )
+    raise SequenceShapeError(
+        f"Layer '{layer.name}' ({type(layer).__name__}): {stock}\n"
+        f"  Received: mask shape {format_shape(mask_shape)}, "
+        f"input shape {format_shape(input_shape)}\n"
+        f"  Expected: mask shape ({input_shape[0]}, {input_shape[1]}), or longer with "
+        "the same first two axes\n"
+        "  Fix: pass the mask made for this input, e.g. from Masking() on the same tensor"
+    )

@@ -1,32 +1,32 @@
 """Swap stock `TimeDistributed` layers in a model for the fast ones."""
 
-import inspect
-
 import keras
 from keras import layers
 
 from keras_tdplus.time_distributed import TimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense
 
-_TDD_ARGS = set(inspect.signature(TimeDistributedDense.__init__).parameters) - {
-    "self",
-    "kwargs",
-}
-
 
 def _as_time_distributed_dense(wrapper):
-    """A TimeDistributedDense equal to `wrapper`, or None if one cannot be."""
+    """A TimeDistributedDense equal to `wrapper(Dense)`, or None if it wraps something else.
+
+    TimeDistributedDense is a Dense, so the Dense's whole config carries over:
+    LoRA rank and alpha, quantization config, and a quantized dtype policy,
+    which makes it build the same quantized variables for `set_weights`.
+    """
     dense = wrapper.layer
-    config = dense.get_config()
-    if type(dense) is not layers.Dense or config.get("lora_rank") or dense.quantization_mode:
+    if type(dense) is not layers.Dense:
         return None
-    kwargs = {key: value for key, value in config.items() if key in _TDD_ARGS}
-    return TimeDistributedDense(
-        **kwargs,
+    config = dense.get_config()
+    # Keras' wrapper computes in its own dtype; a quantized Dense keeps its
+    # quantized policy, which names the same compute dtype.
+    policy = dense.dtype_policy if dense.quantization_mode else wrapper.dtype_policy
+    config.update(
         name=wrapper.name,
-        dtype=wrapper.dtype_policy,
+        dtype=keras.dtype_policies.serialize(policy),
         trainable=wrapper.trainable and dense.trainable,
     )
+    return TimeDistributedDense.from_config(config)
 
 
 def _clone_layer(layer):
@@ -45,8 +45,9 @@ def convert_time_distributed(model):
     """Returns a copy of `model` with every stock `TimeDistributed` replaced.
 
     Each `keras.layers.TimeDistributed(Dense(...))` becomes a
-    `TimeDistributedDense` and every other `keras.layers.TimeDistributed`
-    becomes a `keras_tdplus.TimeDistributed`, keeping its name. Weights are
+    `TimeDistributedDense` (quantized and LoRA ones too, state kept) and
+    every other `keras.layers.TimeDistributed` becomes a
+    `keras_tdplus.TimeDistributed`, keeping its name. Weights are
     copied, so the new model predicts what the old one did (within float
     rounding) and trains faster. Nested Sequential and Functional models are
     converted too. The input model is not changed.
@@ -87,9 +88,39 @@ def convert_time_distributed(model):
             "Fix: start it with `keras.Input(shape)` or call `model.build(input_shape)` "
             "first."
         )
-    converted = keras.models.clone_model(model, clone_function=_clone_layer, recursive=True)
-    converted.set_weights(model.get_weights())
+    pairs = []
+
+    def clone(layer):
+        new = _clone_layer(layer)
+        pairs.append((layer, new))
+        return new
+
+    converted = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    for old, new in pairs:
+        # A functional graph can hold plain ops (say, from a mask); no state.
+        if isinstance(old, layers.Layer):
+            _copy_state(old, new)
     return converted
+
+
+def _copy_state(old, new):
+    """Every variable of `old` into `new`: by name where the names are unique.
+
+    A quantized layer rebuilt from its config creates its variables in
+    another order than `quantize()` left them (float8 scales first), so
+    copying by position would mix them up; the names are the same.
+    """
+    old_vars, new_vars = old.weights, new.weights
+    old_names = [v.name for v in old_vars]
+    if len(set(old_names)) == len(old_names) and sorted(old_names) == sorted(
+        v.name for v in new_vars
+    ):
+        by_name = dict(zip(old_names, old_vars, strict=True))
+        for variable in new_vars:
+            # A NumPy copy: JAX may donate the old buffer in a later train step.
+            variable.assign(keras.ops.convert_to_numpy(by_name[variable.name]))
+    else:
+        new.set_weights(old.get_weights())
 
 
 def _is_functional(model):

@@ -3,9 +3,9 @@
 import inspect
 
 import keras
-from keras import layers, ops
+from keras import layers, ops, tree
 
-from keras_tdplus._time_axis import format_shape, require_time_axis
+from keras_tdplus._time_axis import check_mask, format_shape, require_time_axis
 from keras_tdplus.errors import SequenceShapeError
 
 
@@ -22,9 +22,7 @@ def _acts_on_last_axis(layer):
     on PyTorch's eager mode each Keras op costs tens of microseconds.
     """
     kind = type(layer)
-    if kind is layers.Dense:
-        return not layer.lora_enabled and not layer.quantization_mode
-    if kind is layers.Activation:
+    if kind is layers.Dense or kind is layers.Activation:
         return True
     if kind is layers.Dropout:
         return layer.noise_shape is None
@@ -34,18 +32,48 @@ def _acts_on_last_axis(layer):
     return False
 
 
-def _batch_and_time(shape):
-    """The leading two dims of `shape` for unfolding, with -1 for an unknown one.
+def _fold(x):
+    """`(batch, time, ...)` to `(batch * time, ...)`."""
+    return ops.reshape(x, (-1, *ops.shape(x)[2:]))
 
-    While Keras traces symbolically, `ops.shape` can hold `None`s; the folded
-    tensor's size then fixes the one left as -1.
+
+def _unfold(y, batch_and_time):
+    """`(batch * time, ...)` back to `(batch, time, ...)`.
+
+    `batch_and_time` comes from `ops.shape` of an input: sizes, or
+    scalar tensors in a TensorFlow graph, or `None`s for a symbolic tensor,
+    which a symbolic reshape accepts. Never a -1: with two axes unknown,
+    that would leave the size of neither.
     """
-    batch, steps = shape[0], shape[1]
-    if batch is None:
-        return -1, steps
-    if steps is None:
-        return batch, -1
-    return batch, steps
+    return ops.reshape(y, (*batch_and_time, *ops.shape(y)[1:]))
+
+
+def _per_sample_mask(mask, x):
+    """The mask the inner layer gets for its input `x`, from a per-sample `mask`.
+
+    `mask` has one entry per folded sample (or per step of the step-by-step
+    path), or more axes, which already mask the inner layer's own axes. A
+    plain per-sample mask is spread over every axis of `x` but the last: a
+    masked step masks every position of its inner sequence, so an inner LSTM,
+    attention or pooling layer sees all of it masked rather than a mask of the
+    wrong shape.
+    """
+    if len(mask.shape) != 1 or len(x.shape) <= 2:
+        return mask
+    inner_axes = len(x.shape) - 2
+    spread = ops.reshape(mask, (-1, *([1] * inner_axes)))
+    return ops.broadcast_to(spread, ops.shape(x)[:-1])
+
+
+def _pair_masks(inputs, mask):
+    """`(input, mask)` pairs: masks given per input, or one mask for the first input."""
+    flat_inputs = tree.flatten(inputs)
+    if tree.is_nested(mask):
+        flat_masks = tree.flatten(mask)
+        if len(flat_masks) == len(flat_inputs):
+            return list(zip(flat_inputs, flat_masks, strict=True))
+        return [(flat_inputs[0], m) for m in flat_masks]
+    return [(flat_inputs[0], mask)]
 
 
 @keras.saving.register_keras_serializable(package="keras_tdplus")
@@ -71,17 +99,27 @@ class TimeDistributed(layers.Wrapper):
     are called once per step in time order instead, as Keras does.
 
     Masks: a `(batch, time)` mask is folded and passed to the inner layer when
-    its `call` takes a `mask`; the output mask is the incoming time mask,
-    combined with any mask the inner layer computes.
+    its `call` takes a `mask`, spread over every axis of the inner input but
+    the last, so a masked step masks all of an inner LSTM's or attention
+    layer's positions; the output mask is the incoming time mask, combined
+    with any mask the inner layer computes.
+
+    Where Keras' wrapper is wrong, this one follows a loop over the steps
+    instead (see the Migrating page): the inner layer's activity regularizer
+    is kept, several inputs (a list, tuple or dict of `(batch, time, ...)`
+    tensors) and several outputs work, and a quantized inner layer runs its
+    quantized path.
 
     Args:
         layer: A `keras.layers.Layer` instance, applied to every time step.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
-        inputs: A tensor of shape `(batch, time, ...)`, rank >= 3.
+        inputs: A tensor of shape `(batch, time, ...)`, rank >= 3, or a nested
+            structure of them sharing batch and time.
         training: Python boolean, passed to the inner layer if it takes one.
-        mask: Optional boolean tensor of shape `(batch, time)`.
+        mask: Optional boolean tensor of shape `(batch, time)` or longer, or
+            one per input.
 
     Input shape:
         `(batch, time, *inner_input_shape)`. Batch and time may be dynamic.
@@ -99,7 +137,8 @@ class TimeDistributed(layers.Wrapper):
 
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, layers.Layer):
-            raise TypeError(
+            # A ValueError, as Keras' own wrapper raises.
+            raise ValueError(
                 "Received an invalid value for `layer`, expected a "
                 f"`keras.layers.Layer` instance. Received: layer={layer!r} "
                 f"of type {type(layer).__name__}"
@@ -113,44 +152,59 @@ class TimeDistributed(layers.Wrapper):
     def __call__(self, inputs, *args, **kwargs):
         # Checked here, not only in `call`, so the user sees our message rather
         # than Keras' "Exception encountered when calling" wrapper around it.
-        require_time_axis(self, inputs)
+        flat = tree.flatten(inputs)
+        for x in flat:
+            require_time_axis(self, x)
+        self._check_same_batch_and_time(flat)
         if kwargs.get("mask") is not None:
-            self._check_mask(inputs, kwargs["mask"])
+            self._check_masks(inputs, kwargs["mask"])
         return super().__call__(inputs, *args, **kwargs)
 
+    def _check_same_batch_and_time(self, flat):
+        first = tuple(flat[0].shape)
+        for x in flat[1:]:
+            shape = tuple(x.shape)
+            if any(
+                a is not None and b is not None and a != b
+                for a, b in zip(first[:2], shape[:2], strict=True)
+            ):
+                raise SequenceShapeError(
+                    f"Layer '{self.name}' (TimeDistributed) got inputs whose batch or "
+                    "time axes differ, so they cannot be folded together.\n"
+                    f"  Received: shapes {', '.join(format_shape(tuple(y.shape)) for y in flat)}\n"
+                    f"  Expected: every input of shape ({first[0]}, {first[1]}, ...)\n"
+                    "  Fix: pad or crop the inputs to the same number of steps"
+                )
+
+    def _check_masks(self, inputs, mask):
+        for x, m in _pair_masks(inputs, mask):
+            if m is not None:
+                check_mask(self, x, m)
+
     def _child_input_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 3:
-            require_time_axis(self, keras.KerasTensor(input_shape))
-        batch, steps = input_shape[:2]
-        if _keeps_state_across_calls(self.layer):
-            return (batch, *input_shape[2:])
-        folded = None if batch is None or steps is None else batch * steps
-        return (folded, *input_shape[2:])
+        stateful = _keeps_state_across_calls(self.layer)
+
+        def fold(shape):
+            shape = tuple(shape)
+            if len(shape) < 3:
+                require_time_axis(self, keras.KerasTensor(shape))
+            batch, steps = shape[:2]
+            if stateful:
+                return (batch, *shape[2:])
+            folded = None if batch is None or steps is None else batch * steps
+            return (folded, *shape[2:])
+
+        return tree.map_shape_structure(fold, input_shape)
 
     def build(self, input_shape):
         super().build(self._child_input_shape(input_shape))
 
     def compute_output_shape(self, input_shape):
         child_output_shape = self.layer.compute_output_shape(self._child_input_shape(input_shape))
-        return (input_shape[0], input_shape[1], *tuple(child_output_shape)[1:])
-
-    def _check_mask(self, inputs, mask):
-        mask_shape, input_shape = tuple(mask.shape), tuple(inputs.shape)
-        compatible = len(mask_shape) >= 2 and all(
-            m is None or i is None or m == i
-            for m, i in zip(mask_shape[:2], input_shape[:2], strict=True)
+        batch_and_time = _first_shape(input_shape)[:2]
+        return tree.map_shape_structure(
+            lambda shape: (*batch_and_time, *tuple(shape)[1:]), child_output_shape
         )
-        if not compatible:
-            raise SequenceShapeError(
-                f"Layer '{self.name}' (TimeDistributed) got a `mask` that does not "
-                "match its input's batch and time axes.\n"
-                f"  Received: mask shape {format_shape(mask_shape)}, "
-                f"input shape {format_shape(input_shape)}\n"
-                f"  Expected: mask shape ({input_shape[0]}, {input_shape[1]})\n"
-                "  Fix: pass the mask made for this input, "
-                "e.g. from Masking() on the same tensor"
-            )
 
     def _inner_kwargs(self, training, mask):
         kwargs = {}
@@ -160,75 +214,182 @@ class TimeDistributed(layers.Wrapper):
             kwargs["mask"] = mask
         return kwargs
 
-    @staticmethod
-    def _fold_mask(mask):
-        """The mask for the folded batch, or None when it has no inner axes.
-
-        A `(batch, time)` mask says which steps to skip, which the folded call
-        cannot use; a `(batch, time, ...)` mask (say, from an inner
-        `Embedding(mask_zero=True)`) masks the inner layer's own axes.
-        """
-        if mask is None or len(mask.shape) <= 2:
+    def _fold_masks(self, inputs, folded_inputs, mask):
+        """The folded mask(s) for the inner layer, in the structure of `mask`."""
+        if mask is None:
             return None
-        return ops.reshape(mask, (-1, *ops.shape(mask)[2:]))
+        if not tree.is_nested(mask):
+            return _per_sample_mask(_fold(mask), tree.flatten(folded_inputs)[0])
+        flat_folded = tree.flatten(folded_inputs)
+        flat_masks = tree.flatten(mask)
+        if len(flat_masks) != len(flat_folded):
+            flat_folded = [flat_folded[0]] * len(flat_masks)
+        folded = [
+            None if m is None else _per_sample_mask(_fold(m), x)
+            for m, x in zip(flat_masks, flat_folded, strict=True)
+        ]
+        return tree.pack_sequence_as(mask, folded)
 
     def call(self, inputs, training=None, mask=None):
         if mask is not None:
-            self._check_mask(inputs, mask)
+            self._check_masks(inputs, mask)
         if _keeps_state_across_calls(self.layer):
-            return self._call_step_by_step(inputs, training, mask)
-        # `.call`, not `__call__`: this layer's own `__call__` already cast the
-        # inputs and opened the autocast scope, and the inner layer is built.
-        if _acts_on_last_axis(self.layer):
-            return self.layer.call(inputs, **self._inner_kwargs(training, None))
-        shape = ops.shape(inputs)
-        folded = ops.reshape(inputs, (-1, *shape[2:]))
-        outputs = self.layer.call(folded, **self._inner_kwargs(training, self._fold_mask(mask)))
-        return ops.reshape(outputs, (*_batch_and_time(shape), *ops.shape(outputs)[1:]))
+            outputs = self._call_step_by_step(inputs, training, mask)
+            self._add_activity_loss(outputs, ops.shape(tree.flatten(inputs)[0])[0])
+            return outputs
+        batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
+        if not tree.is_nested(inputs) and _acts_on_last_axis(self.layer):
+            outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
+        else:
+            folded = tree.map_structure(_fold, inputs)
+            inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
+            outputs = self._call_inner(folded, self._inner_kwargs(training, inner_mask))
+            outputs = tree.map_structure(lambda y: _unfold(y, batch_and_time), outputs)
+        self._add_activity_loss(outputs, batch_and_time[0])
+        return outputs
+
+    def _call_inner(self, inputs, kwargs):
+        """The inner layer's own computation, in this layer's dtype scope.
+
+        Its `call` (or `quantized_call` once quantized: calling `call` on a
+        quantized Dense would multiply by the int8 kernel as if it were
+        float) rather than `__call__`, as Keras' wrapper does: the inputs stay
+        in this layer's compute dtype, and the activity regularizer is added
+        once for the whole sequence by `_add_activity_loss`.
+        """
+        layer = self.layer
+        if layer.quantization_mode is not None:
+            return layer.quantized_call(inputs, **kwargs)
+        return layer.call(inputs, **kwargs)
+
+    def _add_activity_loss(self, outputs, batch):
+        """The inner layer's activity regularizer, as a loop over the steps adds it.
+
+        Keras divides the regularizer of a layer's output by the output's
+        batch size; called once per step that is `regularizer(y[:, t]) / batch`
+        per step, so the sum over steps is `regularizer(y) / batch`, not over
+        the folded `batch * time`.
+        """
+        regularizer = self.layer.activity_regularizer
+        if regularizer is None:
+            return
+        for output in tree.flatten(outputs):
+            loss = regularizer(output)
+            self.add_loss(ops.divide_no_nan(loss, ops.cast(batch, loss.dtype)))
 
     def _call_step_by_step(self, inputs, training, mask):
-        steps = inputs.shape[1]
+        first = tree.flatten(inputs)[0]
+        steps = first.shape[1]
         if steps is None:
-            steps = ops.shape(inputs)[1]
+            steps = ops.shape(first)[1]
 
         def step(t):
-            step_mask = None if mask is None or len(mask.shape) <= 2 else ops.take(mask, t, axis=1)
-            x_t = ops.take(inputs, t, axis=1)
-            return self.layer(x_t, **self._inner_kwargs(training, step_mask))
+            x_t = tree.map_structure(lambda x: ops.take(x, t, axis=1), inputs)
+            step_mask = None
+            if mask is not None and self._inner_takes_mask:
+                step_mask = tree.map_structure(
+                    lambda m: _per_sample_mask(ops.take(m, t, axis=1), tree.flatten(x_t)[0]),
+                    mask,
+                )
+            return self._call_inner(x_t, self._inner_kwargs(training, step_mask))
 
         if isinstance(steps, int):
-            return ops.stack([step(t) for t in range(steps)], axis=1)
+            outputs = [step(t) for t in range(steps)]
+            return tree.map_structure(lambda *ys: ops.stack(ys, axis=1), *outputs)
 
         # Only a TensorFlow graph has a time axis unknown while tracing: loop
         # in the graph, in time order, filling a preallocated output.
-        first = step(0)
-        out = ops.zeros((ops.shape(first)[0], steps, *ops.shape(first)[1:]), first.dtype)
-        out = ops.slice_update(
-            out, (0, 0) + (0,) * (len(first.shape) - 1), ops.expand_dims(first, 1)
+        first_out = step(0)
+        out = ops.zeros(
+            (ops.shape(first_out)[0], steps, *ops.shape(first_out)[1:]), first_out.dtype
         )
+        start = (0,) * (len(first_out.shape) - 1)
+        out = ops.slice_update(out, (0, 0, *start), ops.expand_dims(first_out, 1))
 
         def body(t, out):
-            y = ops.expand_dims(step(t), 1)
-            return ops.slice_update(out, (0, t) + (0,) * (len(first.shape) - 1), y)
+            return ops.slice_update(out, (0, t, *start), ops.expand_dims(step(t), 1))
 
         return ops.fori_loop(1, steps, body, out)
 
     def compute_mask(self, inputs, mask=None):
         if type(self.layer).compute_mask is layers.Layer.compute_mask:
             return mask
-        shape = ops.shape(inputs)
-        folded = ops.reshape(inputs, (-1, *shape[2:]))
-        inner_mask = self.layer.compute_mask(folded, self._fold_mask(mask))
+        if not any(isinstance(x, keras.KerasTensor) for x in tree.flatten(inputs)):
+            return self._compute_mask(inputs, mask)
+        # A functional model replays the ops recorded here on real tensors, so
+        # the sizes of the reshapes must be read then, not fixed now as `None`s.
+        replayed = _MaskOf(self)
+        if replayed.compute_output_spec(inputs, mask) is None:
+            return None
+        return replayed(inputs, mask)
+
+    def _compute_mask(self, inputs, mask):
+        first_mask = tree.flatten(mask)[0] if tree.is_nested(mask) else mask
+        batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
+        folded = tree.map_structure(_fold, inputs)
+        inner_mask = self.layer.compute_mask(folded, self._fold_masks(inputs, folded, mask))
         if inner_mask is None:
-            if mask is not None and len(mask.shape) > 2:
+            if first_mask is not None and len(first_mask.shape) > 2:
                 # The inner layer consumed its axes; a step stays valid while
                 # any of its inner positions was.
-                return ops.any(mask, axis=tuple(range(2, len(mask.shape))))
-            return mask
-        inner_mask = ops.reshape(inner_mask, (*_batch_and_time(shape), *ops.shape(inner_mask)[1:]))
-        if mask is None:
-            return inner_mask
-        mask = ops.cast(mask, "bool")
-        while len(mask.shape) < len(inner_mask.shape):
-            mask = ops.expand_dims(mask, -1)
-        return ops.logical_and(mask, ops.cast(inner_mask, "bool"))
+                return ops.any(first_mask, axis=tuple(range(2, len(first_mask.shape))))
+            return first_mask
+        return tree.map_structure(
+            lambda m: _combine(first_mask, _unfold(m, batch_and_time)), inner_mask
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_tdplus")
+class _MaskOf(keras.Operation):
+    """A wrapper's output mask as one graph op, its shapes read from the tensors it gets.
+
+    A functional model records it, saves it with the model and replays it on
+    real tensors. Its config holds the wrapper's, so a saved, cloned or
+    converted model rebuilds it; the copy computes masks only, which need no
+    weights.
+    """
+
+    def __init__(self, wrapper, **kwargs):
+        super().__init__(**kwargs)
+        self.wrapper = wrapper
+
+    def call(self, inputs, mask):
+        return self.wrapper._compute_mask(inputs, mask)
+
+    def compute_output_spec(self, inputs, mask):
+        # Fresh tensors, so the ops run here leave no trace in the graph.
+        fresh = tree.map_structure(
+            lambda x: (
+                keras.KerasTensor(x.shape, dtype=x.dtype) if isinstance(x, keras.KerasTensor) else x
+            ),
+            (inputs, mask),
+        )
+        outputs = self.wrapper._compute_mask(*fresh)
+        return tree.map_structure(
+            lambda y: None if y is None else keras.KerasTensor(y.shape, dtype=y.dtype), outputs
+        )
+
+    def get_config(self):
+        return {"name": self.name, "wrapper": keras.saving.serialize_keras_object(self.wrapper)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["wrapper"] = keras.saving.deserialize_keras_object(config["wrapper"])
+        return cls(**config)
+
+
+def _first_shape(input_shape):
+    shapes = []
+    tree.map_shape_structure(shapes.append, input_shape)
+    return tuple(shapes[0])
+
+
+def _combine(outer, inner):
+    """`outer AND inner`, with `outer` spread over the trailing axes of `inner`."""
+    if outer is None:
+        return inner
+    outer = ops.cast(outer, "bool")
+    while len(outer.shape) < len(inner.shape):
+        outer = ops.expand_dims(outer, -1)
+    return ops.logical_and(outer, ops.cast(inner, "bool"))

@@ -1,14 +1,13 @@
 """A Dense layer applied to every time step as one fused contraction."""
 
 import keras
-import numpy as np
-from keras import activations, constraints, initializers, ops, regularizers
+from keras import layers
 
-from keras_tdplus._time_axis import require_time_axis
+from keras_tdplus._time_axis import check_mask, require_time_axis
 
 
 @keras.saving.register_keras_serializable(package="keras_tdplus")
-class TimeDistributedDense(keras.layers.Layer):
+class TimeDistributedDense(layers.Dense):
     """Densely-connected layer applied independently to every time step.
 
     Computes `output = activation(dot(input, kernel) + bias)` for each time step
@@ -18,6 +17,14 @@ class TimeDistributedDense(keras.layers.Layer):
     `kernel` of shape `(features, units)` and a `bias` of shape `(units,)`,
     exactly those of `keras.layers.TimeDistributed(keras.layers.Dense(units))`,
     so `set_weights` works from one to the other.
+
+    It is a `keras.layers.Dense` (a subclass), so everything Dense does works
+    here too, with the same arguments, config and saved variables: LoRA
+    (`lora_rank=`, `enable_lora`), quantization (`quantize("int8")`, `"int4"`,
+    `"float8"`, `model.quantize(...)`, quantized dtype policies such as
+    `dtype="int8_from_float32"`), and the `kernel` property. What it adds is
+    the sequence contract: the input must have a time axis, and a mask must
+    match the input's batch and time axes.
 
     The incoming time mask (from `Masking` or `Embedding(mask_zero=True)`) is
     passed on unchanged: masked steps are still computed, and the layers after
@@ -34,11 +41,19 @@ class TimeDistributedDense(keras.layers.Layer):
         activity_regularizer: Regularizer applied to the output.
         kernel_constraint: Constraint applied to the `kernel`.
         bias_constraint: Constraint applied to the bias vector.
+        lora_rank: Optional integer; if set, the kernel is frozen and a
+            trainable low-rank delta of this rank is added to it (LoRA).
+        lora_alpha: Optional integer scaling the LoRA delta by
+            `lora_alpha / lora_rank`; defaults to `lora_rank`.
+        quantization_config: Optional `keras.quantizers.QuantizationConfig`,
+            as for `Dense`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
         inputs: A tensor of shape `(batch, time, ..., features)`, rank >= 3.
-        mask: Optional boolean mask of shape `(batch, time)`; returned as is.
+        training: Python boolean; unused, accepted as `Dense` does.
+        mask: Optional boolean mask of shape `(batch, time, ...)`; checked
+            against the input and returned as is.
 
     Input shape:
         N-D tensor with shape `(batch_size, time, ..., features)`, N >= 3. A
@@ -55,48 +70,27 @@ class TimeDistributedDense(keras.layers.Layer):
     (2, 5, 4)
     """
 
-    def __init__(
-        self,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
+    def __init__(self, units, **kwargs):
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive "
                 f"integer. Received: units={units!r}"
             )
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        super().__init__(units, **kwargs)
         self.input_spec = keras.InputSpec(min_ndim=3)
-        self.supports_masking = True
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras' own InputSpec so a missing time axis gets our
         # message, which can name the recurrent layer that dropped it.
         require_time_axis(self, inputs)
         dtype = getattr(inputs, "dtype", None)
-        if isinstance(dtype, np.dtype) and dtype.kind not in "biuf":
+        if dtype is not None and not _is_numeric(dtype):
             raise TypeError(
                 f"Layer '{self.name}' (TimeDistributedDense) needs numeric `inputs`. "
                 f"Received: inputs of dtype {dtype}"
             )
+        if kwargs.get("mask") is not None:
+            check_mask(self, inputs, kwargs["mask"])
         return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape):
@@ -108,53 +102,37 @@ class TimeDistributedDense(keras.layers.Layer):
                 f"Layer '{self.name}' (TimeDistributedDense) needs a known "
                 f"feature axis (the last one). Received: input_shape={tuple(input_shape)}"
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(features, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
+        lora_alpha = self.lora_alpha
+        super().build(input_shape)
+        if self.lora_enabled:
+            # Dense's build enables LoRA with the rank alone, which resets
+            # `lora_alpha` to the rank; keep the one the user asked for.
+            self.lora_alpha = lora_alpha
         self.input_spec = keras.InputSpec(min_ndim=3, axes={-1: features})
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs, training=None, mask=None):
         # Every step is computed, masked or not; the mask only travels on
-        # (see `compute_mask`), as it does through Dense.
-        del mask
-        outputs = ops.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            outputs = ops.add(outputs, self.bias)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        # (`compute_mask` returns it), as it does through Dense.
+        if mask is not None:
+            check_mask(self, inputs, mask)
+        return super().call(inputs, training=training)
 
-    def compute_output_shape(self, input_shape):
-        return (*tuple(input_shape)[:-1], self.units)
+    def quantized_call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            check_mask(self, inputs, mask)
+        return super().quantized_call(inputs, training=training)
 
-    def compute_mask(self, inputs, mask=None):
-        return mask
+    def quantize(self, mode=None, type_check=True, config=None):
+        # Dense refuses subclasses unless `type_check=False`, because a
+        # subclass could compute something else; this one computes Dense.
+        del type_check
+        super().quantize(mode, type_check=False, config=config)
 
-    def get_config(self):
-        base_config = super().get_config()
-        config = {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
-        return {**base_config, **config}
+
+def _is_numeric(dtype):
+    # NumPy's bfloat16 (from ml_dtypes) has kind 'V', so ask Keras instead.
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except (ValueError, TypeError):
+        return False
+    return name == "bool" or keras.backend.is_float_dtype(name) or keras.backend.is_int_dtype(name)

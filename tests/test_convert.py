@@ -8,6 +8,10 @@ from keras import layers
 from keras_tdplus import TimeDistributed, TimeDistributedDense, convert_time_distributed
 
 
+def _numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
 def _sequential():
     return keras.Sequential(
         [
@@ -95,3 +99,103 @@ def test_refuses_what_it_cannot_convert():
         convert_time_distributed(Custom())
     with pytest.raises(ValueError, match=r"is not built, so it has no weights to copy"):
         convert_time_distributed(keras.Sequential([layers.TimeDistributed(layers.Dense(1))]))
+
+
+def _random_weights(model, seed):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in model.get_weights()])
+
+
+def _head_model(**dense_kwargs):
+    return keras.Sequential(
+        [
+            keras.Input((5, 8)),
+            layers.TimeDistributed(layers.Dense(6, **dense_kwargs), name="body"),
+            layers.TimeDistributed(layers.Dense(3, **dense_kwargs), name="head"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4", "float8"])
+def test_quantized_dense_heads_become_quantized_time_distributed_dense(mode):
+    model = _head_model()
+    _random_weights(model, 20)
+    # Dense on the 3D input is the reference: Keras' wrapper of a quantized
+    # Dense runs the float path on the quantized kernel.
+    reference = keras.Sequential([keras.Input((5, 8)), layers.Dense(6), layers.Dense(3)])
+    reference.set_weights(model.get_weights())
+    model.quantize(mode)
+    reference.quantize(mode)
+    x = np.random.default_rng(21).normal(size=(3, 5, 8)).astype("float32")
+    converted = convert_time_distributed(model)
+    for before, after in zip(model.layers, converted.layers, strict=True):
+        assert type(after) is TimeDistributedDense and after.name == before.name
+        assert after.quantization_mode == mode == before.layer.quantization_mode
+        assert after.dtype_policy.name == before.layer.dtype_policy.name
+    np.testing.assert_allclose(
+        converted.predict(x, verbose=0), reference.predict(x, verbose=0), rtol=1e-5, atol=1e-5
+    )
+    for before, after in zip(model.layers, converted.layers, strict=True):
+        state = {v.name: _numpy(v) for v in after.weights}
+        assert state.keys() == {v.name for v in before.weights}
+        for variable in before.weights:
+            np.testing.assert_array_equal(state[variable.name], _numpy(variable))
+
+
+def test_lora_dense_heads_keep_their_adapters():
+    model = _head_model()
+    for wrapper in model.layers:
+        wrapper.layer.enable_lora(2, lora_alpha=4)
+    _random_weights(model, 22)
+    x = np.random.default_rng(23).normal(size=(3, 5, 8)).astype("float32")
+    converted = convert_time_distributed(model)
+    head = converted.get_layer("head")
+    assert head.lora_enabled and (head.lora_rank, head.lora_alpha) == (2, 4)
+    assert [w.name for w in head.trainable_weights] == ["bias", "lora_kernel_a", "lora_kernel_b"]
+    np.testing.assert_allclose(
+        converted.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_trainable_flags_dtype_policies_and_names_are_kept():
+    model = keras.Sequential(
+        [
+            keras.Input((5, 8)),
+            layers.TimeDistributed(layers.Dense(6), name="frozen_wrapper", trainable=False),
+            layers.TimeDistributed(layers.Dense(6, trainable=False), name="frozen_inner"),
+            layers.TimeDistributed(layers.Dense(3), name="mixed", dtype="mixed_bfloat16"),
+        ]
+    )
+    _random_weights(model, 24)
+    converted = convert_time_distributed(model)
+    kinds = {layer.name: (type(layer).__name__, layer.trainable) for layer in converted.layers}
+    assert kinds == {
+        "frozen_wrapper": ("TimeDistributedDense", False),
+        "frozen_inner": ("TimeDistributedDense", False),
+        "mixed": ("TimeDistributedDense", True),
+    }
+    assert converted.get_layer("mixed").dtype_policy.name == "mixed_bfloat16"
+    # Only "mixed" trains. (Keras' Sequential still lists the inner Dense of
+    # `TimeDistributed(..., trainable=False)` among its trainable weights.)
+    assert [w.path.split("/")[-2:] for w in converted.trainable_weights] == [
+        ["mixed", "kernel"],
+        ["mixed", "bias"],
+    ]
+    x = np.random.default_rng(25).normal(size=(2, 5, 8)).astype("float32")
+    np.testing.assert_allclose(
+        converted.predict(x, verbose=0), model.predict(x, verbose=0), rtol=2e-2, atol=2e-2
+    )
+
+
+def test_a_frozen_inner_layer_stays_frozen_in_the_fast_wrapper():
+    model = keras.Sequential(
+        [
+            keras.Input((5, 4, 3)),
+            layers.TimeDistributed(layers.Conv1D(2, 2, trainable=False), name="conv"),
+        ]
+    )
+    _random_weights(model, 26)
+    converted = convert_time_distributed(model)
+    conv = converted.get_layer("conv")
+    assert type(conv) is TimeDistributed and conv.trainable and not conv.layer.trainable
+    assert converted.trainable_weights == []

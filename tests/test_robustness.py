@@ -37,14 +37,16 @@ X3 = np.ones((2, 5, 3), "float32")
         (
             lambda: tdp.TimeDistributed(layers.Dense(2))(X3, mask=np.ones((2,), bool)),
             tdp.SequenceShapeError,
-            r"got a `mask` that does not match(?s:.*)mask shape \(2,\)",
+            r"The `mask` passed to the `TimeDistributed` layer must be at least 2D"
+            r"(?s:.*)mask shape \(2,\)",
         ),
         (
             lambda: tdp.TimeDistributed(layers.Dense(2))(X3, mask=np.ones((3, 5), bool)),
             tdp.SequenceShapeError,
             r"Expected: mask shape \(2, 5\)",
         ),
-        (lambda: tdp.TimeDistributed("Dense"), TypeError, r"`layer`"),
+        # A ValueError, as keras.layers.TimeDistributed raises.
+        (lambda: tdp.TimeDistributed("Dense"), ValueError, r"`layer`"),
         (lambda: tdp.convert_time_distributed(None), TypeError, r"`model`"),
         (lambda: tdp.count_params(None, (None, 1, 1)), TypeError, r"`layer`"),
         (lambda: tdp.count_params(layers.LSTM(5), "1,1"), ValueError, r"`input_shape`"),

@@ -196,13 +196,17 @@ def test_mismatched_mask_is_refused():
     x = np.ones((2, 4, 3), "float32")
     with pytest.raises(
         SequenceShapeError,
-        match=r"^Layer 'td' \(TimeDistributed\) got a `mask` that does not match(?s:.*)"
-        r"Received: mask shape \(2, 5\), input shape \(2, 4, 3\)",
+        match=r"^Layer 'td' \(TimeDistributed\): The `mask` passed to the `TimeDistributed` layer "
+        r"has a shape \(2, 5\) that is incompatible with the input shape \(2, 4, 3\)\.\n"
+        r"  Received: mask shape \(2, 5\), input shape \(2, 4, 3\)\n"
+        r"  Expected: mask shape \(2, 4\), or longer with the same first two axes\n"
+        r"  Fix: pass the mask made for this input",
     ):
         wrapper(x, mask=np.ones((2, 5), bool))
 
 
-@pytest.mark.parametrize("bad", ["dense", 3, None, keras.layers.Dense])
+@pytest.mark.parametrize("bad", ["dense", 3, None, keras.layers.Dense, np.zeros((1, 1))])
 def test_non_layer_is_refused(bad):
-    with pytest.raises(TypeError, match=r"Received an invalid value for `layer`, expected a"):
+    # A ValueError, as keras.layers.TimeDistributed raises.
+    with pytest.raises(ValueError, match=r"Received an invalid value for `layer`, expected a"):
         TimeDistributed(bad)

@@ -160,3 +160,176 @@ def test_bad_units_are_named(units):
         ValueError, match=r"Received an invalid value for `units`, expected a positive"
     ):
         TimeDistributedDense(units)
+
+
+def _random_weights(layer, seed):
+    rng = np.random.default_rng(seed)
+    layer.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in layer.get_weights()])
+
+
+def _dense_twin(layer, shape, **kwargs):
+    """A keras Dense with `layer`'s weights, to call on the same 3D input."""
+    dense = layers.Dense(layer.units, **kwargs)
+    dense.build(shape)
+    dense.set_weights(layer.get_weights())
+    return dense
+
+
+def test_is_a_dense_with_its_config_keys():
+    layer = TimeDistributedDense(3, lora_rank=2, lora_alpha=4)
+    assert isinstance(layer, layers.Dense)
+    config = layer.get_config()
+    assert config.keys() == layers.Dense(3, lora_rank=2).get_config().keys()
+    assert config["lora_rank"] == 2 and config["lora_alpha"] == 4
+    assert "quantization_config" in config
+    # As Dense: an AttributeError before build (worded by torch.nn.Module on torch).
+    with pytest.raises(AttributeError) as ours:
+        layer.kernel  # noqa: B018
+    with pytest.raises(AttributeError) as dense:
+        layers.Dense(3).kernel  # noqa: B018
+    assert str(ours.value).replace("TimeDistributedDense", "Dense") == str(dense.value)
+
+
+def test_a_config_saved_before_lora_and_quantization_still_loads():
+    old = {
+        "name": "head",
+        "trainable": True,
+        "dtype": "float32",
+        "units": 2,
+        "activation": "relu",
+        "use_bias": True,
+        "kernel_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}},
+        "bias_initializer": "zeros",
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
+    }
+    layer = TimeDistributedDense.from_config(old)
+    assert (layer.name, layer.units, layer.activation) == ("head", 2, keras.activations.relu)
+    assert layer.lora_rank is None and layer.quantization_mode is None
+
+
+@pytest.mark.parametrize("build_with", ["lora_rank", "enable_lora"])
+def test_lora_computes_dense_with_lora(build_with):
+    shape = (3, 5, 4)
+    x = np.random.default_rng(10).normal(size=shape).astype("float32")
+    if build_with == "lora_rank":
+        layer = TimeDistributedDense(3, lora_rank=2, lora_alpha=3)
+        layer.build(shape)
+    else:
+        layer = TimeDistributedDense(3)
+        layer.build(shape)
+        layer.enable_lora(2, lora_alpha=3)
+    assert [w.name for w in layer.trainable_weights] == ["bias", "lora_kernel_a", "lora_kernel_b"]
+    _random_weights(layer, 11)
+    assert layer.lora_alpha == layer.get_config()["lora_alpha"] == 3
+    kernel, bias, a, b = layer.get_weights()
+    expected = x @ (kernel + 1.5 * a @ b) + bias
+    np.testing.assert_allclose(_numpy(layer(x)), expected, rtol=1e-4, atol=1e-4)
+    dense = layers.Dense(3)
+    dense.build(shape)
+    dense.enable_lora(2, lora_alpha=3)
+    dense.set_weights(layer.get_weights())
+    np.testing.assert_allclose(_numpy(layer(x)), _numpy(dense(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_lora_alpha_given_at_construction_survives_the_build_unlike_dense():
+    """Keras' Dense enables LoRA in `build` with the rank alone, so its scale
+    silently becomes 1 and its saved config loses the alpha."""
+    dense = layers.Dense(3, lora_rank=2, lora_alpha=8)
+    dense.build((None, 4))
+    assert dense.lora_alpha == 2
+    layer = TimeDistributedDense(3, lora_rank=2, lora_alpha=8)
+    layer.build((None, 5, 4))
+    assert layer.lora_alpha == 8
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4", "float8"])
+def test_quantize_computes_what_a_quantized_dense_computes(mode):
+    shape = (4, 7, 32)
+    x = np.random.default_rng(12).normal(size=shape).astype("float32")
+    layer = TimeDistributedDense(16)
+    layer.build(shape)
+    _random_weights(layer, 13)
+    dense = _dense_twin(layer, shape)
+    float_out = _numpy(layer(x))
+    layer.quantize(mode)
+    dense.quantize(mode)
+    assert layer.quantization_mode == mode == layer.dtype_policy.quantization_mode
+    out = _numpy(layer(x))
+    assert not np.array_equal(out, float_out)
+    np.testing.assert_allclose(out, _numpy(dense(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_model_quantize_reaches_it_and_the_quantized_model_round_trips(tmp_path):
+    model = keras.Sequential(
+        [keras.Input((5, 8)), TimeDistributedDense(4), TimeDistributedDense(2)]
+    )
+    for seed, layer in enumerate(model.layers):
+        _random_weights(layer, seed)
+    x = np.random.default_rng(14).normal(size=(3, 5, 8)).astype("float32")
+    model.quantize("int8")
+    assert [layer.quantization_mode for layer in model.layers] == ["int8", "int8"]
+    model.save(tmp_path / "q.keras")
+    restored = keras.saving.load_model(tmp_path / "q.keras")
+    assert restored.layers[0].dtype_policy.name == "int8_from_float32"
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_lora_model_round_trips_and_fine_tunes_only_the_adapters(tmp_path):
+    model = keras.Sequential([keras.Input((5, 8)), TimeDistributedDense(4, lora_rank=2)])
+    _random_weights(model.layers[0], 15)
+    x = np.random.default_rng(16).normal(size=(6, 5, 8)).astype("float32")
+    kernel_before = _numpy(model.layers[0]._kernel)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((6, 5, 4), "float32"), epochs=1, verbose=0)
+    np.testing.assert_array_equal(_numpy(model.layers[0]._kernel), kernel_before)
+    model.save(tmp_path / "lora.keras")
+    restored = keras.saving.load_model(tmp_path / "lora.keras")
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_a_quantized_dtype_policy_builds_quantized():
+    layer = TimeDistributedDense(4, dtype="int8_from_float32")
+    out = layer(np.ones((2, 3, 6), "float32"))
+    assert keras.backend.standardize_dtype(layer._kernel.dtype) == "int8"
+    assert out.shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    "policy", ["float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"]
+)
+def test_every_dtype_policy_computes_what_dense_computes(policy):
+    shape = (2, 4, 5)
+    x = np.random.default_rng(17).normal(size=shape).astype("float32")
+    layer = TimeDistributedDense(3, dtype=policy)
+    layer.build(shape)
+    _random_weights(layer, 18)
+    dense = _dense_twin(layer, shape, dtype=policy)
+    out, expected = layer(x), dense(x)
+    assert keras.backend.standardize_dtype(out.dtype) == layer.compute_dtype
+    np.testing.assert_array_equal(_numpy(out).astype("float32"), _numpy(expected).astype("float32"))
+
+
+def test_bfloat16_tensors_are_numeric_and_strings_are_not():
+    x = keras.ops.cast(np.ones((2, 3, 4)), "bfloat16")
+    assert TimeDistributedDense(2, dtype="bfloat16")(x).shape == (2, 3, 2)
+    with pytest.raises(TypeError, match=r"needs numeric `inputs`\. Received: inputs of dtype <U1"):
+        TimeDistributedDense(2, name="tdd")(np.full((2, 3, 4), "a"))
+
+
+def test_a_mask_that_does_not_fit_is_refused_like_time_distributed_does():
+    layer = TimeDistributedDense(2, name="head")
+    x = np.ones((2, 4, 3), "float32")
+    assert layer(x, mask=np.ones((2, 4), bool)).shape == (2, 4, 2)
+    with pytest.raises(
+        SequenceShapeError,
+        match=r"^Layer 'head' \(TimeDistributedDense\): The `mask` passed to the "
+        r"`TimeDistributedDense` layer has a shape \(2, 5\) that is incompatible",
+    ):
+        layer(x, mask=np.ones((2, 5), bool))
+    with pytest.raises(SequenceShapeError, match=r"must be at least 2D"):
+        layer(x, mask=np.ones((2,), bool))
