@@ -8,6 +8,7 @@ per-step loop when there is one.
 """
 
 import functools
+import sys
 
 import keras
 import numpy as np
@@ -91,13 +92,16 @@ def test_time_distributed_dense_runs_one_matmul_whatever_the_steps(steps, monkey
     x = _input(steps, (4,))
     layer.build(x.shape)
     shapes = []
-    matmul = keras.ops.matmul
+    matmul = sys.modules[keras.layers.Dense.__module__].ops.matmul
 
     def counted(a, b):
         shapes.append(tuple(a.shape))
         return matmul(a, b)
 
-    monkeypatch.setattr(keras.ops, "matmul", counted)
+    # TimeDistributedDense runs Dense's own `call`, which reaches `matmul`
+    # through the `ops` module its file imported, not through `keras.ops`.
+    dense_ops = sys.modules[keras.layers.Dense.__module__].ops
+    monkeypatch.setattr(dense_ops, "matmul", counted)
     layer(x)
     assert shapes == [(2, steps, 4)]
 

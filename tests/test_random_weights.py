@@ -241,14 +241,7 @@ def test_incoming_and_inner_masking_layer_masks_are_combined_with_and():
     "time_steps",
     [
         3,
-        pytest.param(
-            None,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known bug: with batch and time both unknown, compute_mask records "
-                "ops.reshape(inner_mask, (-1, None, ...)) in the functional graph",
-            ),
-        ),
+        None,
     ],
 )
 def test_inner_axes_mask_reaches_an_inner_lstm(time_steps):
