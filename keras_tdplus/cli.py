@@ -157,13 +157,13 @@ def main(argv=None):
         if command == "echo":
             return _echo(rest)
         if command == "check":
-            from keras_tdplus.validation import cli_main
+            from keras_tdplus._cli_check import main as check_main
 
-            return cli_main(rest)
+            return check_main(rest)
         if command == "params":
-            from keras_tdplus.params import cli_main
+            from keras_tdplus._cli_params import main as params_main
 
-            return cli_main(rest)
+            return params_main(rest)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     except KeyboardInterrupt:
