@@ -7,9 +7,13 @@ import warnings
 
 from keras import layers
 
+from keras_tdplus._cli_common import EPILOG, NOT_CHECKED, OK, add_max_config_option, fail_line
+from keras_tdplus._model_file import read_model_file
 from keras_tdplus._time_axis import format_shape
 from keras_tdplus.params import explain_params, param_table
 from keras_tdplus.time_distributed_dense import TimeDistributedDense as _TimeDistributedDense
+
+_PROG = "keras-tdplus params"
 
 
 class _UsageError(Exception):
@@ -23,7 +27,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     parser = _Parser(
-        prog="keras-tdplus params",
+        prog=_PROG,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
         description="Explain a layer's parameter count, or print a saved model's parameter "
         "table. Any other --name VALUE is passed to the layer, e.g. --units 5, "
@@ -37,8 +43,10 @@ def _parser():
     parser.add_argument(
         "--allow-build",
         action="store_true",
-        help="count layers without a formula by building a throwaway copy",
+        help="count layers without a formula by building a throwaway copy (its weights "
+        "are never allocated)",
     )
+    add_max_config_option(parser)
     return parser
 
 
@@ -138,24 +146,28 @@ def main(argv):
     """Runs `keras-tdplus params ARGS`; returns the exit status.
 
     `keras-tdplus params LSTM --units 5 --input-shape 1,1` prints the layer's
-    explanation; `keras-tdplus params MODEL.keras` prints the model's table.
-    Errors go to stderr as one line, with status 2.
+    explanation; `keras-tdplus params MODEL.keras` prints the model's table,
+    read from the file's config.json alone.
 
     Args:
         argv: The arguments after `params`.
 
     Returns:
-        0 on success, 2 for bad arguments or an unreadable `.keras` file.
+        0 on success; 2 for bad arguments, or a `.keras` file that cannot be
+        read, is refused or cannot be counted in full (with one line on stderr).
     """
     parser = _parser()
+    model_path = None
     try:
         args, extras = parser.parse_known_args(list(argv))
         if _is_model_path(args.target):
+            model_path = args.target
             if extras:
                 raise _UsageError(f"unexpected arguments for a model file: {' '.join(extras)}")
             shape = _input_shape_arg(args.input_shape) if args.input_shape else None
-            print(param_table(args.target, input_shape=shape, allow_build=args.allow_build))
-            return 0
+            saved = read_model_file(args.target, max_config_bytes=args.max_config_mb * 2**20)
+            print(param_table(saved, input_shape=shape, allow_build=args.allow_build))
+            return OK
         kwargs = _layer_kwargs(extras)
         if args.input_shape is None:
             raise _UsageError(
@@ -167,16 +179,18 @@ def main(argv):
             layer = _make_layer(args.target, kwargs)
         explanation = explain_params(layer, shape, allow_build=args.allow_build)
     except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
-    except (_UsageError, ValueError, TypeError, OSError) as error:
-        message = str(error).replace("pass allow_build=True", "pass --allow-build")
-        message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
-        print(f"keras-tdplus params: {message}", file=sys.stderr)
-        return 2
+        return exit_.code if isinstance(exit_.code, int) else NOT_CHECKED
+    except _UsageError as error:
+        print(f"{_PROG}: {error}", file=sys.stderr)
+        return NOT_CHECKED
+    except Exception as error:
+        line = fail_line(_PROG, error, model_path, "cannot count", every_line=True)
+        print(line.replace("pass allow_build=True", "pass --allow-build"), file=sys.stderr)
+        return NOT_CHECKED
     print(explanation)
     print(f"  formula: n = {explanation.formula}")
     if explanation.weights:
         shapes = ", ".join(f"{w.name} {format_shape(w.shape)}" for w in explanation.weights)
         print(f"  weights: {shapes}")
     print(f"  trainable: {explanation.trainable:,}, non-trainable: {explanation.non_trainable:,}")
-    return 0
+    return OK

@@ -63,7 +63,7 @@ def walk(config, visitor, inputs=()):
 
 def walk_sequential(config, visitor, inputs=()):
     x = inputs[0] if inputs else None
-    for entry in config["layers"]:
+    for entry in layer_entries(config):
         if entry.get("class_name") == "InputLayer":
             if x is None:
                 x = visitor.input_layer(entry)
@@ -80,13 +80,18 @@ def walk_functional(config, visitor, inputs=()):
     for index, ref in enumerate(tensor_refs_of_spec(config.get("input_layers"))):
         if index < len(inputs):
             values[ref] = inputs[index]
-    for entry in config["layers"]:
+    for entry in layer_entries(config):
         name = entry_name(entry)
         if entry.get("class_name") == "InputLayer":
             if (name, 0, 0) not in values:
                 values[(name, 0, 0)] = visitor.input_layer(entry)
             continue
         nodes = entry.get("inbound_nodes") or []
+        if not isinstance(nodes, list):
+            raise ValueError(
+                f"Layer '{name}' has `inbound_nodes` of type {type(nodes).__name__}, "
+                "expected a list"
+            )
         if not nodes:
             visitor.not_called(entry)
         for node_index, node in enumerate(nodes):
@@ -108,14 +113,37 @@ def walk_functional(config, visitor, inputs=()):
     ]
 
 
+def layer_entries(config):
+    """The layer entries of a model config, each checked to be a layer config."""
+    entries = config.get("layers")
+    if not isinstance(entries, list):
+        raise ValueError(
+            f"The model config's `layers` is a {type(entries).__name__}, expected a list of "
+            "layer configs"
+        )
+    for index, entry in enumerate(entries):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("class_name"), str)
+            and isinstance(entry.get("config"), dict)
+        ):
+            raise ValueError(
+                f"Entry {index} of the model config's `layers` is not a layer config, expected "
+                f"a dict with 'class_name' and 'config'. Received: {_short(entry)}"
+            )
+    return entries
+
+
 def tensor_refs_of_spec(spec):
     """`[(layer, node, tensor)]` from a config's `input_layers` or `output_layers`."""
     if spec is None:
         return []
     if isinstance(spec, dict):
         spec = list(spec.values())
+    if not isinstance(spec, (list, tuple)):
+        raise ValueError(f"A model's input or output list holds {_short(spec)}")
     if len(spec) == 3 and isinstance(spec[0], str) and isinstance(spec[1], int):
-        return [tuple(spec)]
+        return [_ref(spec)]
     return [ref for item in spec for ref in tensor_refs_of_spec(item)]
 
 
@@ -123,9 +151,30 @@ def keras_tensor_refs(value):
     """The `keras_history` of every serialized KerasTensor in `value`, in order."""
     if isinstance(value, dict):
         if value.get("class_name") == "__keras_tensor__":
-            history = value.get("config", {}).get("keras_history")
-            return [tuple(history)] if history else []
+            config = value.get("config")
+            history = config.get("keras_history") if isinstance(config, dict) else None
+            return [_ref(history)] if history else []
         return [ref for item in value.values() for ref in keras_tensor_refs(item)]
     if isinstance(value, (list, tuple)):
         return [ref for item in value for ref in keras_tensor_refs(item)]
     return []
+
+
+def _ref(history):
+    """`(layer, node, tensor)` from a `keras_history`, checked."""
+    if (
+        isinstance(history, (list, tuple))
+        and len(history) == 3
+        and isinstance(history[0], str)
+        and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in history[1:])
+    ):
+        return tuple(history)
+    raise ValueError(
+        "A tensor's `keras_history` is not [layer name, node index, tensor index]. "
+        f"Received: {_short(history)}"
+    )
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

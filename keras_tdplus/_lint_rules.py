@@ -53,6 +53,8 @@ class _Layer:
     names: frozenset
     config: dict
     obj: object = None
+    # Why there is no `obj`, when the layer could not be rebuilt from its config.
+    why: ValueError | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,9 @@ _UNKNOWN = _Tensor(None)
 
 
 def _make_layer(entry, obj, prefix):
+    why = None
+    if isinstance(obj, ValueError):
+        obj, why = None, obj
     names = {entry.get("class_name", "?")}
     config = entry.get("config") or {}
     if obj is not None:
@@ -77,7 +82,7 @@ def _make_layer(entry, obj, prefix):
             with contextlib.suppress(Exception):
                 config = obj.get_config()
     class_name = type(obj).__name__ if obj is not None else entry.get("class_name", "?")
-    return _Layer(prefix + entry_name(entry), class_name, frozenset(names), config, obj)
+    return _Layer(prefix + entry_name(entry), class_name, frozenset(names), config, obj, why)
 
 
 def _inner(layer):

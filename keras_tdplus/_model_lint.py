@@ -1,11 +1,10 @@
 """`check_model`: a model's config walked with static shapes, and the findings."""
 
 import contextlib
-import copy
 
 import keras
 
-from keras_tdplus._config_walk import Visitor, entry_name, is_model_config, walk
+from keras_tdplus._config_walk import Visitor, entry_name, is_model_config, layer_entries, walk
 from keras_tdplus._lint_report import Finding, ShapeReport
 from keras_tdplus._lint_rules import (
     _UNKNOWN,
@@ -20,12 +19,19 @@ from keras_tdplus._lint_rules import (
     _time_axis_fixes,
 )
 from keras_tdplus._messages import _short_repr
+from keras_tdplus._model_file import UnsafeConfig
+from keras_tdplus._rebuild import NotRebuilt, rebuild_layer
 from keras_tdplus._time_axis import format_shape
 from keras_tdplus.errors import SequenceShapeError
+
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
 class _LiveSource:
     """Looks up the live layer of a config entry in a model."""
+
+    # The user's layers: never called, so never built by the lint.
+    throwaway = False
 
     def __init__(self, model):
         self.model = model
@@ -44,13 +50,15 @@ class _LiveSource:
 class _ConfigSource:
     """Rebuilds each layer of a config on its own, so one broken layer spoils nothing else."""
 
+    throwaway = True
+
     def layer(self, entry):
-        entry = {k: v for k, v in entry.items() if k not in ("build_config", "inbound_nodes")}
+        """The unbuilt layer of `entry`, or the `ValueError` saying why there is none."""
+        entry = {k: v for k, v in entry.items() if k != "inbound_nodes"}
         try:
-            # Deserializing pops keys from the config it is given.
-            return keras.saving.deserialize_keras_object(copy.deepcopy(entry))
-        except Exception:
-            return None
+            return rebuild_layer(entry)
+        except ValueError as error:
+            return error
 
     def nested(self, entry):
         return self
@@ -115,7 +123,8 @@ class _Linter:
             if problem is not None:
                 self.findings.append(problem)
                 return [_UNKNOWN]
-        shapes = self._output_shapes(layer, [t.shape for t in inputs] if multi else x.shape)
+        input_shape = [t.shape for t in inputs] if multi else x.shape
+        shapes = self._output_shapes(layer, input_shape, source.throwaway)
         if shapes is None:
             return [_UNKNOWN]
         dropped = layer if _drops_time_axis(layer) else x.dropped_by
@@ -129,25 +138,16 @@ class _Linter:
             for shape in shapes
         ]
 
-    def _output_shapes(self, layer, input_shape):
+    def _output_shapes(self, layer, input_shape, throwaway):
         if layer.obj is None:
-            self.findings.append(
-                Finding(
-                    layer.name,
-                    f"Layer '{layer.name}' ({layer.class_name}) could not be rebuilt from "
-                    "its config, so the layers after it were not checked.",
-                    f"import the module that defines {layer.class_name} before checking",
-                    "info",
-                )
-            )
+            self.findings.append(_not_rebuilt_finding(layer))
             return None
         try:
             try:
                 output = layer.obj.compute_output_shape(input_shape)
             except NotImplementedError:
-                spec = keras.tree.map_shape_structure(keras.KerasTensor, input_shape)
                 output = keras.tree.map_structure(
-                    lambda t: t.shape, layer.obj.compute_output_spec(spec)
+                    lambda t: t.shape, _output_spec(layer.obj, input_shape, throwaway)
                 )
             return _shapes_of(output)
         except ValueError as error:
@@ -177,6 +177,38 @@ class _Linter:
             return None
 
 
+def _output_spec(obj, input_shape, throwaway):
+    """`obj`'s symbolic output; an unbuilt throwaway layer is built with no weight allocated."""
+    spec = keras.tree.map_shape_structure(keras.KerasTensor, input_shape)
+    if obj.built or not throwaway:
+        return obj.compute_output_spec(spec)
+    # The variables stay uninitialized: their values, which could take gigabytes,
+    # are never allocated.
+    with keras.StatelessScope(initialize_variables=False):
+        return obj(spec)
+
+
+def _not_rebuilt_finding(layer):
+    why = layer.why
+    reason = getattr(why, "reason", None) or (str(why).splitlines()[0] if why else None)
+    if isinstance(why, (UnsafeConfig, NotRebuilt)) and getattr(why, "refused", True):
+        fix = None
+    elif isinstance(why, NotRebuilt) and why.reason.startswith("Keras does not know"):
+        fix = f"import the module that defines {layer.class_name} before checking"
+    elif why is None:
+        fix = f"import the module that defines {layer.class_name} before checking"
+    else:
+        fix = f"correct the config of '{layer.name}'"
+    because = f" ({reason})" if reason else ""
+    return Finding(
+        layer.name,
+        f"Layer '{layer.name}' ({layer.class_name}) could not be rebuilt from its "
+        f"config{because}, so it and the layers after it were not checked.",
+        fix,
+        "info",
+    )
+
+
 class _LintVisitor(Visitor):
     """One model level of the lint walk: its layer source and its name prefix."""
 
@@ -198,13 +230,39 @@ class _LintVisitor(Visitor):
         return self.linter.apply(entry, self.source, inputs, multi, self.prefix)
 
     def missing(self, entry, ref):
+        if entry is None:
+            name = self.prefix.rstrip("/") or "model"
+            who = "The model's output"
+        else:
+            name = self.prefix + entry_name(entry)
+            who = f"Layer '{name}' ({entry['class_name']})"
+        self.linter.findings.append(
+            Finding(
+                name,
+                f"{who} takes output {ref[2]} of call {ref[1]} of layer '{ref[0]}', which the "
+                "model config does not define, so it and the layers after it were not checked.",
+                None,
+                "info",
+            )
+        )
         return _UNKNOWN
 
 
 def _declared_shape(entry):
     config = entry.get("config", {})
     shape = config.get("batch_shape") or config.get("batch_input_shape")
-    return tuple(shape) if shape is not None else None
+    if shape is None:
+        return None
+    if not _is_shape(shape):
+        raise ValueError(
+            f"Input layer '{entry_name(entry)}' declares an invalid shape, expected a list of "
+            f"non-negative integers or None. Received: batch_shape={_short_repr(shape)}"
+        )
+    return tuple(shape)
+
+
+def _is_shape(value):
+    return isinstance(value, (list, tuple)) and all(_valid_dim(d) for d in value)
 
 
 def _valid_dim(dim):
@@ -249,8 +307,10 @@ def _lint(config, source, name, input_shape, fallback_shapes=()):
     inputs = []
     if not functional:
         shape = input_shape
-        if shape is None and not any(e.get("class_name") == "InputLayer" for e in config["layers"]):
-            shape = next((tuple(s) for s in fallback_shapes if s is not None), None)
+        if shape is None and not any(
+            e["class_name"] == "InputLayer" for e in layer_entries(config)
+        ):
+            shape = next((tuple(s) for s in fallback_shapes if s and _is_shape(s)), None)
         if shape is not None:
             inputs = [_Tensor(shape, "input", True)]
     try:
@@ -356,18 +416,31 @@ def check_model(model, input_shape=None, *, raise_on_error=True):
 
 
 def check_saved_config(saved):
-    """A `ShapeReport` for a saved model config; lints the raw config if Keras cannot build it."""
-    try:
-        # Keras pops keys from the config it deserializes; the lint needs them after.
-        model = keras.saving.deserialize_keras_object(
-            copy.deepcopy({k: v for k, v in saved.items() if k != "compile_config"})
-        )
-    except Exception:
-        model = None
-    if isinstance(model, keras.Model):
-        return check_model(model, raise_on_error=False)
+    """A `ShapeReport` for a saved model's config, such as a `.keras` file's config.json.
+
+    Each layer is rebuilt on its own from its config, unbuilt, so no weights
+    are created and one layer Keras cannot rebuild spoils nothing else.
+    """
     config = saved["config"]
-    name = config.get("name", "model")
-    build_shape = (saved.get("build_config") or {}).get("input_shape")
+    name = config.get("name") if isinstance(config.get("name"), str) else "model"
+    class_name = saved.get("class_name")
+    if class_name not in _MODEL_CLASSES or not is_model_config(config):
+        module = saved.get("module")
+        where = f" from module {_short_repr(module)}" if module else ""
+        return ShapeReport(
+            name,
+            (
+                Finding(
+                    name,
+                    f"Model '{name}' is of class {_short_repr(class_name)}{where}, not a "
+                    "Sequential or Functional model, so its layers cannot be checked from "
+                    "its config.",
+                    "check_fit_data(model, x, y)  # in code that trusts and imports the model",
+                    "info",
+                ),
+            ),
+        )
+    build_config = saved.get("build_config")
+    build_shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
     fallback = [config.get("build_input_shape"), build_shape]
     return _lint(config, _ConfigSource(), name, None, fallback)

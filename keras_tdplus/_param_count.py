@@ -7,7 +7,13 @@ import os
 import keras
 from keras import layers
 
-from keras_tdplus._config_walk import Visitor, entry_name, walk_functional, walk_sequential
+from keras_tdplus._config_walk import (
+    Visitor,
+    entry_name,
+    layer_entries,
+    walk_functional,
+    walk_sequential,
+)
 from keras_tdplus._formulas import covered_classes, formula_for
 from keras_tdplus._formulas._base import is_shape_list, zero
 from keras_tdplus._model_file import read_model_file
@@ -18,7 +24,7 @@ from keras_tdplus._param_results import (
     WeightSpec,
     _format_output_shape,
 )
-from keras_tdplus._rebuild import _deserialize_layer
+from keras_tdplus._rebuild import rebuild_layer
 from keras_tdplus.time_distributed import TimeDistributed as _TdplusTimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense as _TimeDistributedDense
 
@@ -85,7 +91,7 @@ def _explain_by_building(layer, shape):
     name = f"Layer '{layer.name}' ({type(layer).__name__})"
     try:
         copy = layer.__class__.from_config(layer.get_config())
-        _build_copy(copy, shape)
+        _symbolic_call(copy, shape)
     except Exception as error:
         raise ValueError(
             f"{name} could not be counted by building a copy on input_shape "
@@ -103,13 +109,6 @@ def _explain_by_building(layer, shape):
         substituted,
         weights,
     )
-
-
-def _build_copy(copy, shape):
-    if is_shape_list(shape):
-        copy([keras.KerasTensor(s) for s in shape])
-    else:
-        copy(keras.KerasTensor(shape))
 
 
 def _normalize_shape(shape, argument):
@@ -237,7 +236,7 @@ def _table(model_config, shape, allow_build):
     counter = _TableVisitor(allow_build, functional=class_name != "Sequential")
     if class_name == "Sequential":
         inputs = [] if shape is None else [shape]
-        has_input = any(e.get("class_name") == "InputLayer" for e in config.get("layers", []))
+        has_input = any(e["class_name"] == "InputLayer" for e in layer_entries(config))
         if not inputs and not has_input and config.get("build_input_shape"):
             inputs = [_normalize_shape(config["build_input_shape"], "build_input_shape")]
         outputs = walk_sequential(config, counter, inputs) if config.get("layers") else [None]
@@ -279,7 +278,7 @@ class _TableVisitor(Visitor):
     def input_layer(self, entry):
         shape = _input_layer_shape(entry)
         if self.functional:
-            layer = _deserialize_layer(entry)
+            layer = rebuild_layer(entry)
             explanation = zero(layer, shape, None)
             row = ParamRow(entry_name(entry), "InputLayer", shape, explanation)
             self.counted[id(entry)] = (row, explanation)
@@ -296,7 +295,7 @@ class _TableVisitor(Visitor):
             row, variables, output = _row(entry, shape, self.allow_build)
             self.counted[id(entry)] = (row, variables)
         else:
-            output = _output_shape(_deserialize_layer(entry), shape)
+            output = _output_shape(rebuild_layer(entry), shape)
             row, variables = self.counted[id(entry)]
             self.counted[id(entry)] = (dataclasses.replace(row, output_shape="multiple"), variables)
         return output if isinstance(output, list) else [output]
@@ -313,11 +312,10 @@ class _TableVisitor(Visitor):
         raise ValueError(f"Layer '{entry_name(entry)}' has an inbound node without inputs")
 
     def missing(self, entry, ref):
-        if entry is None:
-            return None
+        who = "The model's output" if entry is None else f"Layer '{entry_name(entry)}'"
         raise ValueError(
-            f"Layer '{entry_name(entry)}' takes the output {ref[2]} of call {ref[1]} of layer "
-            f"'{ref[0]}', which the model config does not define"
+            f"{who} takes the output {ref[2]} of call {ref[1]} of layer '{ref[0]}', which the "
+            "model config does not define"
         )
 
 
@@ -332,7 +330,7 @@ def _row(layer_config, shape, allow_build):
         table = _table(model_config, shape, allow_build)
         row = ParamRow(table.name, table.class_name, table.output_shape, _table_explanation(table))
         return row, _table_explanation(table, view=False), table.output_shape
-    layer = _deserialize_layer(layer_config)
+    layer = rebuild_layer(layer_config)
     explanation = _explain(layer, shape, allow_build)
     try:
         output = _output_shape(layer, shape)
@@ -348,9 +346,13 @@ def _row(layer_config, shape, allow_build):
 
 
 def _symbolic_call(layer, shape):
-    if is_shape_list(shape):
-        return layer([keras.KerasTensor(s) for s in shape])
-    return layer(keras.KerasTensor(shape))
+    """Calls `layer` on symbolic inputs; the weights it builds are never allocated."""
+    inputs = (
+        [keras.KerasTensor(s) for s in shape] if is_shape_list(shape) else keras.KerasTensor(shape)
+    )
+    # Left uninitialized, a variable has a shape but no value, which could take gigabytes.
+    with keras.StatelessScope(initialize_variables=False):
+        return layer(inputs)
 
 
 def _input_layer_shape(layer_config):

@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+from keras_tdplus._cli_common import int_at_least
+
 _USAGE = """usage: keras-tdplus {echo,check,params} ...
 
 commands:
@@ -13,23 +15,8 @@ commands:
 """
 
 
-def _int_at_least(minimum, wording):
-    """An argparse type: an integer >= `minimum`, else a message using `wording`."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {wording}, received {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1, "a positive integer")
-_non_negative_int = _int_at_least(0, "an integer >= 0")
+_positive_int = int_at_least(1, "a positive integer")
+_non_negative_int = int_at_least(0, "an integer >= 0")
 
 
 def _echo_parser():

@@ -27,7 +27,7 @@ from keras_tdplus._param_count import (
     covered_layers,
 )
 from keras_tdplus._param_results import ParamExplanation, ParamRow, ParamTable, WeightSpec
-from keras_tdplus._rebuild import _deserialize_layer
+from keras_tdplus._rebuild import rebuild_layer
 
 __all__ = [
     "ParamExplanation",
@@ -102,7 +102,7 @@ def explain_params(layer, input_shape, allow_build=False):
     if isinstance(layer, dict):
         if _is_model_config(layer):
             return _table_explanation(_table(_model_config(layer), shape, allow_build))
-        layer = _deserialize_layer(layer)
+        layer = rebuild_layer(layer)
     elif not isinstance(layer, layers.Layer):
         raise TypeError(
             "Received an invalid value for `layer`, expected a `keras.layers.Layer` or a "
