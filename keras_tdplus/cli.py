@@ -1,7 +1,6 @@
 """The `keras-tdplus` command: `echo`, `check` and `params`."""
 
 import argparse
-import os
 import sys
 
 from keras_tdplus._cli_common import int_at_least
@@ -78,11 +77,12 @@ def _echo(argv):
                 file=sys.stderr,
             )
             return 2
-        if not args.plot.lower().endswith(".png"):
-            parser.error(f"--plot expects a .png file name, received {args.plot!r}")
-        directory = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(directory):
-            parser.error(f"--plot: the folder {directory!r} does not exist")
+        from keras_tdplus.plot import check_plot_path
+
+        try:
+            check_plot_path(args.plot)
+        except ValueError as error:
+            parser.error(str(error))
 
     import keras
 
@@ -128,7 +128,13 @@ def _echo(argv):
     if args.plot:
         from keras_tdplus.plot import plot_results
 
-        plot_results(results, args.plot)
+        try:
+            plot_results(results, args.plot)
+        except OSError as error:
+            print(
+                f"keras-tdplus echo: --plot: cannot write {args.plot!r}: {error}", file=sys.stderr
+            )
+            return 2
         print(f"\nplot saved to {args.plot}")
     return 0
 
