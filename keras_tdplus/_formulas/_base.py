@@ -60,6 +60,18 @@ def kernel_terms(kernel_size):
     return names, dict(zip(names, kernel_size, strict=True))
 
 
+def input_channels(layer, shape, rank, data_format, time_axis=False):
+    """The channels of a `rank`-D convolution's input, after checking its rank."""
+    spatial = ", ".join(f"d{i + 1}" for i in range(rank))
+    lead = "batch, time" if time_axis else "batch"
+    if data_format == "channels_last":
+        expected, axis = f"({lead}, {spatial}, channels)", -1
+    else:
+        expected, axis = f"({lead}, channels, {spatial})", 2 if time_axis else 1
+    require_rank(layer, shape, rank=rank + (3 if time_axis else 2), expected=expected)
+    return known(layer, shape, axis, "channels")
+
+
 def is_shape_list(shape):
     return isinstance(shape, list)
 

@@ -1,19 +1,13 @@
 """Formulas of the convolution layers."""
 
-from keras_tdplus._formulas._base import kernel_terms, known, leaf, no_bias, register, require_rank
+from keras_tdplus._formulas._base import input_channels, kernel_terms, leaf, no_bias, register
 from keras_tdplus._time_axis import format_shape
 
 
 @register("Conv1D", "Conv2D", "Conv3D")
 def _conv(layer, shape, count):
     rank = len(layer.kernel_size)
-    spatial = ", ".join(f"d{i + 1}" for i in range(rank))
-    if layer.data_format == "channels_last":
-        expected, axis = f"(batch, {spatial}, channels)", -1
-    else:
-        expected, axis = f"(batch, channels, {spatial})", 1
-    require_rank(layer, shape, rank=rank + 2, expected=expected)
-    channels = known(layer, shape, axis, "channels")
+    channels = input_channels(layer, shape, rank, layer.data_format)
     groups = layer.groups
     if channels % groups:
         raise ValueError(

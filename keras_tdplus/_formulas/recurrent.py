@@ -1,6 +1,14 @@
 """Formulas of the recurrent layers: LSTM, GRU, SimpleRNN and ConvLSTM."""
 
-from keras_tdplus._formulas._base import kernel_terms, known, leaf, no_bias, register, require_rank
+from keras_tdplus._formulas._base import (
+    input_channels,
+    kernel_terms,
+    known,
+    leaf,
+    no_bias,
+    register,
+    require_rank,
+)
 
 _GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 
@@ -37,13 +45,7 @@ def _recurrent(layer, shape, count):
 def _conv_lstm(layer, shape, count):
     cell = layer.cell
     rank = len(cell.kernel_size)
-    spatial = ", ".join(f"d{i + 1}" for i in range(rank))
-    if cell.data_format == "channels_last":
-        expected, axis = f"(batch, time, {spatial}, channels)", -1
-    else:
-        expected, axis = f"(batch, time, channels, {spatial})", 2
-    require_rank(layer, shape, rank=rank + 3, expected=expected)
-    channels = known(layer, shape, axis, "channels")
+    channels = input_channels(layer, shape, rank, cell.data_format, time_axis=True)
     filters = cell.filters
     names, values = kernel_terms(cell.kernel_size)
     values.update(channels=channels, filters=filters)
