@@ -15,6 +15,9 @@ class; `allow_build=True` counts it by building a throwaway copy instead.
 import keras  # noqa: F401  (the examples below use it)
 from keras import layers
 
+from keras_tdplus._formulas.weightless import (  # noqa: F401  (docs/examples/param_formulas.py)
+    WEIGHTLESS as _ZERO_PARAM_CLASSES,
+)
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_count import (
     _explain,
