@@ -42,8 +42,8 @@ _LOADERS = {
     "TFSMLayer": "loads a TensorFlow SavedModel from a folder it names",
     "TorchModuleWrapper": "holds a pickled torch module, which unpickling would run",
 }
-# Config keys whose text value Keras reads as a path.
-_PATH_KEYS = ("vocabulary", "filepath")
+# Config keys whose text value Keras (or keras-hub's tokenizers) reads as a path.
+_PATH_KEYS = ("vocabulary", "filepath", "merges", "proto")
 
 
 class UnsafeConfig(ValueError):

@@ -287,3 +287,14 @@ def test_gigabytes_of_weights_are_never_allocated(folder, command):
     status, peak_kib = (int(line) for line in done.stdout.split())
     assert status == 0, done.stderr
     assert peak_kib < 1.5 * 2**20, f"peak RSS {peak_kib / 2**20:.2f} GiB"
+
+
+@pytest.mark.parametrize("key", ["vocabulary", "filepath", "merges", "proto"])
+def test_any_layer_naming_a_file_is_refused(key):
+    from keras_tdplus._model_file import UnsafeConfig, screen
+
+    config = sequential({"class_name": "MyTokenizer", "config": {"name": "tok", key: "/x"}})
+    with pytest.raises(UnsafeConfig, match=rf"layer 'tok' \(MyTokenizer\) .* {key}='/x'"):
+        screen(config)
+    config["config"]["layers"][1]["config"][key] = ["a", "b"]
+    screen(config)
