@@ -1,8 +1,9 @@
 """The `keras-tdplus` command: `echo`, `check` and `params`."""
 
 import argparse
-import os
 import sys
+
+from keras_tdplus._cli_common import int_at_least
 
 _USAGE = """usage: keras-tdplus {echo,check,params} ...
 
@@ -13,23 +14,8 @@ commands:
 """
 
 
-def _int_at_least(minimum, wording):
-    """An argparse type: an integer >= `minimum`, else a message using `wording`."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {wording}, received {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1, "a positive integer")
-_non_negative_int = _int_at_least(0, "an integer >= 0")
+_positive_int = int_at_least(1, "a positive integer")
+_non_negative_int = int_at_least(0, "an integer >= 0")
 
 
 def _echo_parser():
@@ -91,11 +77,12 @@ def _echo(argv):
                 file=sys.stderr,
             )
             return 2
-        if not args.plot.lower().endswith(".png"):
-            parser.error(f"--plot expects a .png file name, received {args.plot!r}")
-        directory = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(directory):
-            parser.error(f"--plot: the folder {directory!r} does not exist")
+        from keras_tdplus.plot import check_plot_path
+
+        try:
+            check_plot_path(args.plot)
+        except ValueError as error:
+            parser.error(str(error))
 
     import keras
 
@@ -141,7 +128,13 @@ def _echo(argv):
     if args.plot:
         from keras_tdplus.plot import plot_results
 
-        plot_results(results, args.plot)
+        try:
+            plot_results(results, args.plot)
+        except OSError as error:
+            print(
+                f"keras-tdplus echo: --plot: cannot write {args.plot!r}: {error}", file=sys.stderr
+            )
+            return 2
         print(f"\nplot saved to {args.plot}")
     return 0
 
@@ -157,13 +150,13 @@ def main(argv=None):
         if command == "echo":
             return _echo(rest)
         if command == "check":
-            from keras_tdplus.validation import cli_main
+            from keras_tdplus._cli_check import main as check_main
 
-            return cli_main(rest)
+            return check_main(rest)
         if command == "params":
-            from keras_tdplus.params import cli_main
+            from keras_tdplus._cli_params import main as params_main
 
-            return cli_main(rest)
+            return params_main(rest)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     except KeyboardInterrupt:

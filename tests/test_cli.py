@@ -89,3 +89,65 @@ def test_module_entry_point_runs_without_a_traceback():
     assert done.returncode == 2
     assert "invalid choice: 'bogus'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _plot_targets(tmp_path):
+    folder_named_png = tmp_path / "looks_like.png"
+    folder_named_png.mkdir()
+    a_file = tmp_path / "file"
+    a_file.write_text("not a folder")
+    return {
+        "folder": (str(folder_named_png), "is a folder; expected a .png file name"),
+        "parent is a file": (str(a_file / "x.png"), "is not a folder"),
+        "unwritable": ("/proc/echo.png", "cannot write in the folder '/proc'"),
+        "missing parent": (str(tmp_path / "no" / "x.png"), "does not exist"),
+    }
+
+
+@pytest.mark.parametrize("case", ["folder", "parent is a file", "unwritable", "missing parent"])
+def test_a_bad_plot_path_fails_before_training(tmp_path, case, capsys):
+    path, message = _plot_targets(tmp_path)[case]
+    assert main(["echo", "--experiment", "many_to_one", "--epochs", "1", "--plot", path]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+    # Nothing ran: the banner and the experiments print only after the checks.
+    assert "backend:" not in captured.out and "===" not in captured.out
+
+
+def _fake_result():
+    import types
+
+    import numpy as np
+
+    return types.SimpleNamespace(
+        name="fake",
+        backend="jax",
+        seed=0,
+        loss_history=[1.0, 0.5],
+        targets=np.zeros((1, 3, 1)),
+        predictions=np.zeros((1, 3, 1)),
+    )
+
+
+def test_the_plot_replaces_the_file_at_once(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from keras_tdplus.plot import plot_results
+
+    path = tmp_path / "echo.png"
+    path.write_bytes(b"old plot")
+
+    def fail(self, *args, **kwargs):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Figure, "savefig", fail)
+        with pytest.raises(OSError, match="No space left"):
+            plot_results([_fake_result()], str(path))
+    assert path.read_bytes() == b"old plot"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["echo.png"]
+    plot_results([_fake_result()], str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["echo.png"]

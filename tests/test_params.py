@@ -16,10 +16,10 @@ from keras import layers
 
 import keras_tdplus
 from keras_tdplus import SequenceShapeError, TimeDistributedDense, cli, params
+from keras_tdplus._cli_params import main as cli_main
 from keras_tdplus.params import (
     ParamExplanation,
     ParamTable,
-    cli_main,
     count_params,
     explain_params,
     param_table,
@@ -784,21 +784,21 @@ def test_keras_file_with_keras_tdplus_layers_states_and_two_inputs(tmp_path):
 
 def test_unreadable_keras_files(tmp_path):
     missing = tmp_path / "missing.keras"
-    with pytest.raises(FileNotFoundError, match=r"^No such \.keras file: '.*missing\.keras'$"):
+    with pytest.raises(FileNotFoundError, match=r"^cannot read '.*missing\.keras': no such file$"):
         param_table(missing)
     text = tmp_path / "text.keras"
     text.write_text("hello")
-    with pytest.raises(ValueError, match=r"^Could not read '.*text\.keras' as a \.keras file"):
+    with pytest.raises(ValueError, match=r"^cannot read '.*text\.keras': not a \.keras file"):
         param_table(text)
     data = _save(tmp_path).read_bytes()
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match=r"it is not a zip archive or it is truncated or corrupt"):
+    with pytest.raises(ValueError, match=r"not a \.keras file \(not a zip archive, or truncated\)"):
         param_table(truncated)
     empty = tmp_path / "empty.keras"
     with zipfile.ZipFile(empty, "w") as archive:
         archive.writestr("metadata.json", "{}")
-    with pytest.raises(ValueError, match=r"is not a \.keras model file: its archive has no config"):
+    with pytest.raises(ValueError, match=r"it has no config\.json, so it is not a Keras 3"):
         param_table(empty)
 
 
@@ -875,7 +875,7 @@ _CLI_ERRORS = [
     ),
     ("LSTM --unitz 5 --input-shape 1,1", "could not create LSTM(unitz=5)"),
     ("PReLU --input-shape 3", "Fix: pass --allow-build to count it by building a throwaway copy"),
-    ("missing.keras", "No such .keras file: 'missing.keras'"),
+    ("missing.keras", "cannot read 'missing.keras': no such file"),
 ]
 
 
@@ -895,7 +895,7 @@ def test_cli_rejects_a_corrupt_keras_file(tmp_path, capsys):
     truncated.write_bytes(data[:100])
     assert cli_main([str(truncated)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"keras-tdplus params: Could not read '{truncated}' as a .keras file")
+    assert err.startswith(f"keras-tdplus params: cannot read '{truncated}': not a .keras file")
     assert os.path.exists(truncated) and err.count("\n") == 1
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from keras import layers
 
 from keras_tdplus import cli
+from keras_tdplus._cli_check import main as cli_main
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.time_distributed import TimeDistributed as TdplusTimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense
@@ -29,7 +30,6 @@ from keras_tdplus.validation import (
     check_fit_data,
     check_model,
     check_sequence_input,
-    cli_main,
     explain_shape_errors,
 )
 

@@ -1,0 +1,66 @@
+"""Formulas of the recurrent layers: LSTM, GRU, SimpleRNN and ConvLSTM."""
+
+from keras_tdplus._formulas._base import (
+    input_channels,
+    kernel_terms,
+    known,
+    leaf,
+    no_bias,
+    register,
+    require_rank,
+)
+
+_GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+
+
+@register("LSTM", "GRU", "SimpleRNN")
+def _recurrent(layer, shape, count):
+    require_rank(layer, shape, rank=3, expected="(batch, time, features)")
+    cell = layer.cell
+    inputs = known(layer, shape, -1, "inputs")
+    units = cell.units
+    gates = _GATES[type(layer).__name__]
+    reset_after = type(layer).__name__ == "GRU" and cell.reset_after
+    weights = [
+        ("kernel", (inputs, gates * units), True),
+        ("recurrent_kernel", (units, gates * units), True),
+    ]
+    if cell.use_bias:
+        bias_shape = (2, gates * units) if reset_after else (gates * units,)
+        weights.append(("bias", bias_shape, True))
+        biases = " + 2" if reset_after else " + 1"
+        inner = f"({{inputs}}{biases}) * {{units}} + {{units}}^2"
+    else:
+        inner = "{inputs} * {units} + {units}^2"
+    template = inner if gates == 1 else f"{gates} * ({inner})"
+    signature = f"{type(layer).__name__}(units={units}{no_bias(cell)}"
+    if type(layer).__name__ == "GRU" and cell.use_bias:
+        signature += f", reset_after={cell.reset_after}"
+    signature += ")"
+    values = {"inputs": inputs, "units": units}
+    return leaf(layer, signature, template, values, ("inputs",), weights, owner=cell)
+
+
+@register("ConvLSTM1D", "ConvLSTM2D")
+def _conv_lstm(layer, shape, count):
+    cell = layer.cell
+    rank = len(cell.kernel_size)
+    channels = input_channels(layer, shape, rank, cell.data_format, time_axis=True)
+    filters = cell.filters
+    names, values = kernel_terms(cell.kernel_size)
+    values.update(channels=channels, filters=filters)
+    kernels = " * ".join(f"{{{n}}}" for n in names)
+    weights = [
+        ("kernel", (*cell.kernel_size, channels, 4 * filters), True),
+        ("recurrent_kernel", (*cell.kernel_size, filters, 4 * filters), True),
+    ]
+    if cell.use_bias:
+        weights.append(("bias", (4 * filters,), True))
+        template = f"4 * ({kernels} * ({{channels}} + {{filters}}) * {{filters}} + {{filters}})"
+    else:
+        template = f"4 * {kernels} * ({{channels}} + {{filters}}) * {{filters}}"
+    kernel_size = cell.kernel_size[0] if rank == 1 else tuple(cell.kernel_size)
+    signature = (
+        f"{type(layer).__name__}(filters={filters}, kernel_size={kernel_size}{no_bias(cell)})"
+    )
+    return leaf(layer, signature, template, values, ("channels",), weights, owner=cell)

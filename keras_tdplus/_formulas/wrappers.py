@@ -1,0 +1,63 @@
+"""Formulas of the wrappers: TimeDistributed and Bidirectional count their inner layers."""
+
+import dataclasses
+
+from keras_tdplus._formulas._base import (
+    inside,
+    inside_error,
+    raise_step_rank,
+    register,
+    require_rank,
+)
+from keras_tdplus._param_results import ParamExplanation
+from keras_tdplus.errors import SequenceShapeError
+
+
+@register("TimeDistributed")
+def _time_distributed(layer, shape, count):
+    require_rank(layer, shape, min_rank=3, expected="(batch, time, ...)")
+    step = (shape[0], *shape[2:])
+    try:
+        inner = count(layer.layer, step)
+    except SequenceShapeError as error:
+        problem = getattr(error, "rank_problem", None)
+        if problem is None:
+            raise inside_error(layer, error) from None
+        raise_step_rank(layer, shape, layer.layer, problem)
+    return dataclasses.replace(
+        inner,
+        class_name=type(layer).__name__,
+        layer_name=layer.name,
+        signature=f"TimeDistributed({inner.signature})",
+    )
+
+
+@register("Bidirectional")
+def _bidirectional(layer, shape, count):
+    forward = inside(layer, count, layer.forward_layer, shape)
+    backward = inside(layer, count, layer.backward_layer, shape)
+    merge = f"merge_mode={layer.merge_mode!r}"
+    twin = (
+        forward.substituted == backward.substituted
+        and forward.formula == backward.formula
+        and [(w.shape, w.trainable) for w in forward.weights]
+        == [(w.shape, w.trainable) for w in backward.weights]
+    )
+    weights = tuple(
+        dataclasses.replace(w, name=f"{side}/{w.name}")
+        for side, part in (("forward", forward), ("backward", backward))
+        for w in part.weights
+    )
+    if twin:
+        signature = f"Bidirectional({forward.signature}, {merge})"
+        formula, substituted = f"2 * ({forward.formula})", f"2 * ({forward.substituted})"
+    else:
+        signature = (
+            f"Bidirectional({forward.signature}, backward_layer={backward.signature}, {merge})"
+        )
+        formula = f"({forward.formula}) + ({backward.formula})"
+        substituted = f"({forward.substituted}) + ({backward.substituted})"
+    variables = {**forward.variables, **backward.variables}
+    return ParamExplanation(
+        "Bidirectional", layer.name, signature, variables, formula, substituted, weights
+    )

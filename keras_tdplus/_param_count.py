@@ -1,0 +1,368 @@
+"""The parameter calculator: a layer or a model config counted from its formulas."""
+
+import dataclasses
+import numbers
+import os
+
+import keras
+from keras import layers
+
+from keras_tdplus._config_walk import (
+    Visitor,
+    entry_name,
+    layer_entries,
+    walk_functional,
+    walk_sequential,
+)
+from keras_tdplus._formulas import covered_classes, formula_for
+from keras_tdplus._formulas._base import is_shape_list, zero
+from keras_tdplus._model_file import read_model_file
+from keras_tdplus._param_results import (
+    ParamExplanation,
+    ParamRow,
+    ParamTable,
+    WeightSpec,
+    _format_output_shape,
+)
+from keras_tdplus._rebuild import rebuild_layer
+from keras_tdplus.time_distributed import TimeDistributed as _TdplusTimeDistributed
+from keras_tdplus.time_distributed_dense import TimeDistributedDense as _TimeDistributedDense
+
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def _explain(layer, shape, allow_build):
+    if type(layer) is keras.Sequential or _is_functional(layer):
+        return _table_explanation(_table(_model_config(layer), shape, allow_build), view=False)
+    class_name = type(layer).__name__
+    handler = formula_for(class_name)
+    if handler is not None and not _is_exact(layer, class_name):
+        handler = None
+    if handler is None:
+        if allow_build:
+            return _explain_by_building(layer, shape)
+        raise ValueError(
+            f"Layer '{layer.name}' ({class_name}) has no parameter formula in keras_tdplus. "
+            "Fix: pass allow_build=True to count it by building a throwaway copy"
+        )
+    unsupported = _unsupported_option(layer)
+    if unsupported is not None:
+        if allow_build:
+            return _explain_by_building(layer, shape)
+        raise ValueError(
+            f"Layer '{layer.name}' ({class_name}) uses {unsupported}, which has no parameter "
+            "formula in keras_tdplus. Fix: pass allow_build=True to count it by building a "
+            "throwaway copy"
+        )
+    return handler(layer, shape, lambda inner, step: _explain(inner, step, allow_build))
+
+
+def _layer_view(layer, explanation):
+    """What `layer.trainable_weights` reports: nothing when `layer` is frozen."""
+    return explanation if layer.trainable else _frozen(explanation)
+
+
+def _is_exact(layer, class_name):
+    """True when `layer` is the very class the formula is for, not a subclass."""
+    known = getattr(layers, class_name, None)
+    if class_name == "TimeDistributed" and type(layer) is _TdplusTimeDistributed:
+        return True
+    if class_name == "TimeDistributedDense":
+        return type(layer) is _TimeDistributedDense
+    return known is not None and type(layer) is known
+
+
+def _unsupported_option(layer):
+    if getattr(layer, "lora_rank", None) or getattr(layer, "lora_enabled", False):
+        return f"LoRA (`lora_rank={layer.lora_rank}`)"
+    mode = getattr(layer, "quantization_mode", None)
+    if mode is not None:
+        return f"quantization (`{mode}`)"
+    return None
+
+
+def _frozen(explanation):
+    weights = tuple(dataclasses.replace(w, trainable=False) for w in explanation.weights)
+    return dataclasses.replace(explanation, weights=weights)
+
+
+def _explain_by_building(layer, shape):
+    """Counts `layer` by building a copy from its config; `layer` stays unbuilt."""
+    name = f"Layer '{layer.name}' ({type(layer).__name__})"
+    try:
+        copy = layer.__class__.from_config(layer.get_config())
+        _symbolic_call(copy, shape)
+    except Exception as error:
+        raise ValueError(
+            f"{name} could not be counted by building a copy on input_shape "
+            f"{_format_output_shape(shape)}: {type(error).__name__}: {error}"
+        ) from None
+    weights = tuple(WeightSpec(w.name, tuple(w.shape), bool(w.trainable)) for w in copy.weights)
+    formula = " + ".join(w.name for w in weights) or "0"
+    substituted = " + ".join(" * ".join(map(str, w.shape)) or "1" for w in weights) or "0"
+    return ParamExplanation(
+        type(layer).__name__,
+        layer.name,
+        f"{type(layer).__name__} (counted on a built copy)",
+        {},
+        formula,
+        substituted,
+        weights,
+    )
+
+
+def _normalize_shape(shape, argument):
+    if (
+        isinstance(shape, (list, tuple))
+        and shape
+        and all(isinstance(s, (list, tuple)) for s in shape)
+    ):
+        return [_normalize_shape(s, argument) for s in shape]
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = None
+    valid = (
+        dims is not None
+        and len(dims) >= 1
+        and all(
+            d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0)
+            for d in dims
+        )
+    )
+    if not valid:
+        raise ValueError(
+            f"Received an invalid value for `{argument}`, expected a tuple of non-negative "
+            "ints or None that includes the batch axis, e.g. (None, 5, 1). "
+            f"Received: {argument}={shape!r}"
+        )
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def _output_shape(layer, shape):
+    """`layer`'s output shape, computed without building it."""
+    try:
+        out = layer.compute_output_shape(shape)
+    except NotImplementedError:
+        tensors = (
+            [keras.KerasTensor(s) for s in shape]
+            if is_shape_list(shape)
+            else keras.KerasTensor(shape)
+        )
+        out = keras.tree.map_structure(lambda t: tuple(t.shape), layer.compute_output_spec(tensors))
+    return _as_shape(out)
+
+
+def _as_shape(out):
+    if isinstance(out, (list, tuple)) and out and isinstance(out[0], (list, tuple)):
+        return [_as_shape(o) for o in out]
+    if isinstance(out, dict):
+        return [_as_shape(o) for o in out.values()]
+    return tuple(out)
+
+
+def _is_model_config(config):
+    return (
+        config.get("class_name") in _MODEL_CLASSES
+        or "input_layers" in config
+        or ("layers" in config and "class_name" not in config)
+    )
+
+
+def _model_config(source):
+    """`(class_name, config)` of a model, a model config or a `.keras` path."""
+    if isinstance(source, (str, os.PathLike)):
+        source = read_model_file(source)
+    elif isinstance(source, keras.Model):
+        if type(source) is not keras.Sequential and not _is_functional(source):
+            raise ValueError(
+                f"param_table() reads Sequential and Functional models; model "
+                f"'{source.name}' is a subclassed model ({type(source).__name__}), whose "
+                "layers' inputs are not in its config. Fix: count its layers with "
+                "explain_params(layer, input_shape)"
+            )
+        source = keras.saving.serialize_keras_object(source)
+    if not isinstance(source, dict):
+        raise TypeError(
+            "Received an invalid value for `source`, expected a keras.Model, a model config "
+            f"dict or a path to a .keras file. Received: source={source!r} of type "
+            f"{type(source).__name__}"
+        )
+    class_name = source.get("class_name")
+    if class_name is None:
+        if "input_layers" in source:
+            return "Functional", source
+        if "layers" in source:
+            return "Sequential", source
+    elif class_name in _MODEL_CLASSES and isinstance(source.get("config"), dict):
+        config = dict(source["config"])
+        build_shape = (source.get("build_config") or {}).get("input_shape")
+        if class_name == "Sequential" and build_shape and not config.get("build_input_shape"):
+            config["build_input_shape"] = build_shape
+        if "input_layers" in config:
+            return "Functional", config
+        if class_name == "Sequential" and "layers" in config:
+            return "Sequential", config
+    raise ValueError(
+        "Received an invalid value for `source`, expected a Sequential or Functional model "
+        f"config. Received a config of class {class_name!r} with keys {sorted(source)}"
+    )
+
+
+def _is_functional(model):
+    return type(model).__name__ == "Functional"
+
+
+def _table_explanation(table, view=True):
+    """A model counted as one layer; `view=False` keeps its variables' own flags."""
+    rows = [row for row in table.rows if row.total]
+    weights = table.weights
+    if view and not table.model_trainable:
+        weights = tuple(dataclasses.replace(w, trainable=False) for w in weights)
+    return ParamExplanation(
+        class_name=table.class_name,
+        layer_name=table.name,
+        signature=f"{table.class_name}('{table.name}')",
+        variables={},
+        formula=" + ".join(row.name for row in rows) or "0",
+        substituted=" + ".join(str(row.total) for row in rows) or "0",
+        weights=weights,
+    )
+
+
+def _table(model_config, shape, allow_build):
+    class_name, config = model_config
+    name = config.get("name", class_name.lower())
+    counter = _TableVisitor(allow_build, functional=class_name != "Sequential")
+    if class_name == "Sequential":
+        inputs = [] if shape is None else [shape]
+        has_input = any(e["class_name"] == "InputLayer" for e in layer_entries(config))
+        if not inputs and not has_input and config.get("build_input_shape"):
+            inputs = [_normalize_shape(config["build_input_shape"], "build_input_shape")]
+        outputs = walk_sequential(config, counter, inputs) if config.get("layers") else [None]
+        if outputs[0] is None and not inputs and not has_input:
+            raise ValueError(
+                f"Model '{name}' (Sequential) has no input shape: it has no Input layer and was "
+                "never built. Fix: param_table(model, input_shape=(None, ...)) or start the "
+                "model with keras.Input(shape=...)"
+            )
+        output = outputs[0]
+    else:
+        outputs = walk_functional(config, counter)
+        output = outputs[0] if len(outputs) == 1 else outputs
+    counted = list(counter.counted.values())
+    weights = tuple(
+        dataclasses.replace(w, name=f"{row.name}/{w.name}")
+        for row, variables in counted
+        for w in variables.weights
+    )
+    return ParamTable(
+        name=name,
+        class_name=class_name,
+        rows=tuple(row for row, _ in counted),
+        output_shape=output,
+        weights=weights,
+        model_trainable=bool(config.get("trainable", True)),
+    )
+
+
+class _TableVisitor(Visitor):
+    """Counts each layer of one model level as the walk reaches it."""
+
+    def __init__(self, allow_build, functional):
+        self.allow_build = allow_build
+        self.functional = functional
+        # `(row, variables)` by entry position, in the order of the config's layers.
+        self.counted = {}
+
+    def input_layer(self, entry):
+        shape = _input_layer_shape(entry)
+        if self.functional:
+            layer = rebuild_layer(entry)
+            explanation = zero(layer, shape, None)
+            row = ParamRow(entry_name(entry), "InputLayer", shape, explanation)
+            self.counted[id(entry)] = (row, explanation)
+        return shape
+
+    def no_input(self, entry):
+        return None
+
+    def call(self, entry, inputs, multi, node_index):
+        if not inputs:
+            return [None]
+        shape = list(inputs) if multi else inputs[0]
+        if node_index == 0:
+            row, variables, output = _row(entry, shape, self.allow_build)
+            self.counted[id(entry)] = (row, variables)
+        else:
+            output = _output_shape(rebuild_layer(entry), shape)
+            row, variables = self.counted[id(entry)]
+            self.counted[id(entry)] = (dataclasses.replace(row, output_shape="multiple"), variables)
+        return output if isinstance(output, list) else [output]
+
+    def not_called(self, entry):
+        raise ValueError(f"Layer '{entry_name(entry)}' of the model config has no inbound node")
+
+    def no_node_inputs(self, entry, node):
+        if not isinstance(node, dict) or "args" not in node:
+            raise ValueError(
+                f"Layer '{entry_name(entry)}' has an inbound node in a format this reader does "
+                "not know (expected a Keras 3 config). Received: " + repr(node)[:80]
+            )
+        raise ValueError(f"Layer '{entry_name(entry)}' has an inbound node without inputs")
+
+    def missing(self, entry, ref):
+        who = "The model's output" if entry is None else f"Layer '{entry_name(entry)}'"
+        raise ValueError(
+            f"{who} takes the output {ref[2]} of call {ref[1]} of layer '{ref[0]}', which the "
+            "model config does not define"
+        )
+
+
+def _row(layer_config, shape, allow_build):
+    """One layer config on `shape`: `(row, variables, output shape)`.
+
+    `row` holds what the layer reports of itself; `variables` the explanation
+    with its variables' own trainable flags, which the model's totals use.
+    """
+    if layer_config.get("class_name") in _MODEL_CLASSES:
+        model_config = _model_config(layer_config)
+        table = _table(model_config, shape, allow_build)
+        row = ParamRow(table.name, table.class_name, table.output_shape, _table_explanation(table))
+        return row, _table_explanation(table, view=False), table.output_shape
+    layer = rebuild_layer(layer_config)
+    explanation = _explain(layer, shape, allow_build)
+    try:
+        output = _output_shape(layer, shape)
+    except Exception:
+        if not allow_build:
+            raise
+        copy = layer.__class__.from_config(layer.get_config())
+        output = _as_shape(
+            keras.tree.map_structure(lambda t: tuple(t.shape), _symbolic_call(copy, shape))
+        )
+    row = ParamRow(layer.name, type(layer).__name__, output, _layer_view(layer, explanation))
+    return row, explanation, output
+
+
+def _symbolic_call(layer, shape):
+    """Calls `layer` on symbolic inputs; the weights it builds are never allocated."""
+    inputs = (
+        [keras.KerasTensor(s) for s in shape] if is_shape_list(shape) else keras.KerasTensor(shape)
+    )
+    # Left uninitialized, a variable has a shape but no value, which could take gigabytes.
+    with keras.StatelessScope(initialize_variables=False):
+        return layer(inputs)
+
+
+def _input_layer_shape(layer_config):
+    config = layer_config.get("config", {})
+    shape = config.get("batch_shape") or config.get("batch_input_shape")
+    if shape is None and config.get("shape") is not None:
+        shape = (None, *config["shape"])
+    return _normalize_shape(shape, "batch_shape")
+
+
+def covered_layers():
+    """The names of the layer classes `count_params` has a formula for."""
+    return tuple(sorted({*covered_classes(), *_MODEL_CLASSES[:2]}))
