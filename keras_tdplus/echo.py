@@ -326,11 +326,13 @@ def run(name, *, seed=0, epochs=None, verbose=0, weights=None, before_fit=None, 
         before_fit(model)
     with _one_thread_on_torch():
         start = time.perf_counter()
-        if per_epoch:
+        if epochs == 0:
+            loss_history = []
+        elif per_epoch:
             history = model.fit(
                 x, y, epochs=epochs, batch_size=experiment.batch_size, verbose=verbose
             )
-            loss_history = history.history.get("loss", [])
+            loss_history = history.history["loss"]
         else:
             # Each batch is the whole of X (batch_size == len(X)), so the repeated
             # arrays give each epoch's batch in turn. The per-epoch fit shuffles
