@@ -316,8 +316,12 @@ def run(name, *, seed=0, epochs=None, verbose=0, weights=None, before_fit=None, 
     recorder = None if per_epoch else _LossPerStep(epochs)
     model = experiment.build_model(
         metrics=None if per_epoch else [recorder],
-        # Keras on torch runs one step per call and refuses more.
-        steps_per_execution=1 if per_epoch or keras.config.backend() == "torch" else epochs,
+        # TensorFlow runs the steps in one compiled loop. Keras on torch refuses
+        # more than one step per call, and on JAX older Keras (3.4, for one) unrolls them
+        # all into one program, which takes minutes to compile.
+        steps_per_execution=epochs
+        if not per_epoch and keras.config.backend() == "tensorflow"
+        else 1,
     )
     if weights is not None:
         model.set_weights(weights)
