@@ -1,28 +1,16 @@
 """keras_tdplus: fast, mask-aware per-time-step layers for Keras 3.
 
 The public API is what `__all__` lists; everything else is private.
+
+Importing the package imports Keras (and registers the layers for
+`keras.saving.load_model`), except while the `keras-tdplus` command starts: it
+picks a backend first, and its `--help` imports none. A backend that is not
+installed raises an `ImportError` naming `KERAS_BACKEND` and the installed ones.
 """
 
-from keras_tdplus import echo, testing
-from keras_tdplus.convert import convert_time_distributed
-from keras_tdplus.errors import SequenceShapeError
-from keras_tdplus.params import (
-    ParamExplanation,
-    ParamTable,
-    count_params,
-    explain_params,
-    param_table,
-)
-from keras_tdplus.time_distributed import TimeDistributed
-from keras_tdplus.time_distributed_dense import TimeDistributedDense
-from keras_tdplus.validation import (
-    Finding,
-    ShapeReport,
-    check_fit_data,
-    check_model,
-    check_sequence_input,
-    explain_shape_errors,
-)
+import importlib
+
+from keras_tdplus import _backend
 
 __version__ = "0.1.0"
 
@@ -45,3 +33,59 @@ __all__ = [
     "param_table",
     "testing",
 ]
+
+# Where each public name lives, for the command line's deferred imports.
+_HOMES = {
+    "Finding": "validation",
+    "ParamExplanation": "params",
+    "ParamTable": "params",
+    "SequenceShapeError": "errors",
+    "ShapeReport": "validation",
+    "TimeDistributed": "time_distributed",
+    "TimeDistributedDense": "time_distributed_dense",
+    "check_fit_data": "validation",
+    "check_model": "validation",
+    "check_sequence_input": "validation",
+    "convert_time_distributed": "convert",
+    "count_params": "params",
+    "echo": None,
+    "explain_params": "params",
+    "explain_shape_errors": "validation",
+    "param_table": "params",
+    "testing": None,
+}
+
+if not _backend.started_by_cli():
+    _backend.import_keras()
+
+    from keras_tdplus import echo, testing
+    from keras_tdplus.convert import convert_time_distributed
+    from keras_tdplus.errors import SequenceShapeError
+    from keras_tdplus.params import (
+        ParamExplanation,
+        ParamTable,
+        count_params,
+        explain_params,
+        param_table,
+    )
+    from keras_tdplus.time_distributed import TimeDistributed
+    from keras_tdplus.time_distributed_dense import TimeDistributedDense
+    from keras_tdplus.validation import (
+        Finding,
+        ShapeReport,
+        check_fit_data,
+        check_model,
+        check_sequence_input,
+        explain_shape_errors,
+    )
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'keras_tdplus' has no attribute {name!r}")
+    _backend.import_keras()
+    home = _HOMES[name]
+    module = importlib.import_module(f"keras_tdplus.{home or name}")
+    value = module if home is None else getattr(module, name)
+    globals()[name] = value
+    return value

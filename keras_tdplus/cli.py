@@ -142,6 +142,16 @@ def _echo(argv):
 def main(argv=None):
     """Entry point of `keras-tdplus` and `python -m keras_tdplus`."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in ("-h", "--help"):
+        from keras_tdplus import _backend
+
+        try:
+            note = _backend.choose_for_cli()
+        except ImportError as error:
+            print(str(error).splitlines()[0] + " " + str(error).splitlines()[-1], file=sys.stderr)
+            return 2
+        if note:
+            print(note, file=sys.stderr)
     if not argv or argv[0] in ("-h", "--help"):
         print(_USAGE, end="")
         return 0 if argv else 2

@@ -43,20 +43,23 @@ def plot_results(results, path):
 
     if not results:
         raise ValueError("Received no results to plot; expected at least one `EchoResult`.")
-    fig, axes = plt.subplots(2, len(results), figsize=(3.6 * len(results), 6), squeeze=False)
+    # 450x800 pixels a column (1800x800 for the four experiments), readable on a page.
+    fig, axes = plt.subplots(
+        2, len(results), figsize=(4.5 * len(results), 8), squeeze=False, layout="constrained"
+    )
     for column, result in enumerate(results):
         loss_axis, prediction_axis = axes[0][column], axes[1][column]
         loss_axis.semilogy(result.loss_history or [float("nan")])
-        loss_axis.set_title(f"{result.name}\n({result.backend}, seed {result.seed})", fontsize=9)
+        loss_axis.set_title(f"{result.name}\n({result.backend}, seed {result.seed})", fontsize=11)
         loss_axis.set_xlabel("epoch")
         loss_axis.set_ylabel("training loss (MSE)")
         steps = range(result.targets.size)
         prediction_axis.plot(steps, result.targets.ravel(), "o-", label="target")
         prediction_axis.plot(steps, result.predictions.ravel(), "x--", label="prediction")
         prediction_axis.set_xlabel("position in sequence")
+        prediction_axis.set_ylabel("value")
         prediction_axis.set_ylim(-0.1, 0.9)
-        prediction_axis.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
+        prediction_axis.legend(loc="upper left", fontsize=10)
     # Written next to `path`, then renamed over it: a reader never sees half a PNG.
     handle, partial = tempfile.mkstemp(
         dir=os.path.dirname(os.path.abspath(path)), prefix=".plot-", suffix=".png"

@@ -118,13 +118,32 @@ def test_one_decimal_echo_of_many_to_many_is_fragile_and_measured(trained, recor
 
 def test_same_seed_same_predictions_whatever_ran_before():
     alone = echo.run("many_to_many", seed=3, epochs=30)
-    again = echo.run("many_to_many", seed=3, epochs=30)
-    echo.run("one_to_one", seed=0, epochs=5)
     echo.run("many_to_one", seed=7, epochs=5)
     after_others = echo.run("many_to_many", seed=3, epochs=30)
-    np.testing.assert_array_equal(again.predictions, alone.predictions)
     np.testing.assert_array_equal(after_others.predictions, alone.predictions)
     assert after_others.loss_history == alone.loss_history
+
+
+# one_to_one trains on a batch of five samples (the per-epoch fit shuffles them),
+# the others on one sample; the tdplus variant runs our layer in the compiled loop.
+@pytest.mark.parametrize("name", ["one_to_one", "many_to_many_tdplus"])
+def test_one_repeated_batch_fit_trains_like_one_fit_per_epoch(name):
+    """The default run (one `fit` over the batch repeated per epoch) is the plain
+    epoch-by-epoch `fit` made faster: same seed, same updates, same losses."""
+    plain = echo.run(name, seed=0, epochs=30, per_epoch=True)
+    fast = echo.run(name, seed=0, epochs=30)
+    assert len(plain.loss_history) == len(fast.loss_history) == 30
+    assert plain.loss_history[-1] < plain.loss_history[0]
+    np.testing.assert_allclose(fast.loss_history, plain.loss_history, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(fast.predictions, plain.predictions, rtol=0, atol=1e-6)
+
+
+def test_verbose_run_trains_epoch_by_epoch_and_prints_each(capsys):
+    result = echo.run("many_to_one", seed=0, epochs=3, verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch ")]
+    assert lines == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    fast = echo.run("many_to_one", seed=0, epochs=3)
+    np.testing.assert_allclose(result.loss_history, fast.loss_history, rtol=1e-6)
 
 
 def test_different_seeds_give_different_models():

@@ -1,0 +1,36 @@
+"""The version is written once, in keras_tdplus/__init__.py, and the metadata agrees."""
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+import keras_tdplus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_version_is_defined_once_and_the_installed_metadata_agrees():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^dynamic = \["version"\]$', pyproject, re.MULTILINE)
+    assert not re.search(r"^version\s*=", pyproject, re.MULTILINE)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", keras_tdplus.__version__)
+    assert importlib.metadata.version("keras-tdplus") == keras_tdplus.__version__
+
+
+def _tox_env_list():
+    tox = (ROOT / "tox.ini").read_text(encoding="utf-8")
+    line = re.search(r"^env_list = (.*)$", tox, re.MULTILINE).group(1)
+    envs = []
+    for item in (part.strip() for part in re.split(r",(?![^{]*\})", line)):
+        match = re.fullmatch(r"(.*)\{(.*)\}(.*)", item)
+        if match:
+            envs += [f"{match[1]}{factor}{match[3]}" for factor in match[2].split(",")]
+        else:
+            envs.append(item)
+    return envs
+
+
+def test_ci_workflow_runs_every_tox_env():
+    workflow = ROOT / ".github" / "workflows" / "ci.yml"
+    matrix = re.findall(r"^          - ([\w-]+)$", workflow.read_text(encoding="utf-8"), re.M)
+    assert matrix == _tox_env_list()
