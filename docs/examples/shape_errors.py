@@ -46,6 +46,13 @@ mask = np.ones((2, 5), dtype=bool)  # made for 5 steps
 tdp.TimeDistributed(layers.Dense(4))(x, mask=mask)
 # --8<-- [end:error_layer_mask]
 
+keras.backend.clear_session()
+# --8<-- [start:error_layer_time_axes]
+questions = np.ones((2, 4, 3))  # 4 steps
+answers = np.ones((2, 5, 3))  # 5 steps
+tdp.TimeDistributed(layers.Concatenate())([questions, answers])
+# --8<-- [end:error_layer_time_axes]
+
 # --8<-- [start:error_input_rank]
 tdp.check_sequence_input(seq)
 # --8<-- [end:error_input_rank]

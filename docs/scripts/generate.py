@@ -238,7 +238,7 @@ def run_commands(out_dir, names=None):
 def _message_sites():
     package = REPO / "keras_tdplus"
     sites = []
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         tree = ast.parse(path.read_text())
         for function in ast.walk(tree):
             if not isinstance(function, ast.FunctionDef):
