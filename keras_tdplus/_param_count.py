@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from keras_tdplus._config_walk import Visitor, entry_name, walk_functional, walk_sequential
-from keras_tdplus._formulas import covered_classes, formula_for
+from keras_tdplus._formulas import NO_FORMULA, covered_classes, formula_for
 from keras_tdplus._formulas._base import is_shape_list, zero
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_results import (
@@ -35,9 +35,12 @@ def _explain(layer, shape, allow_build):
     if handler is None:
         if allow_build:
             return _explain_by_building(layer, shape)
+        why = NO_FORMULA.get(class_name) if _is_exact(layer, class_name) else None
         raise ValueError(
-            f"Layer '{layer.name}' ({class_name}) has no parameter formula in keras_tdplus. "
-            "Fix: pass allow_build=True to count it by building a throwaway copy"
+            f"Layer '{layer.name}' ({class_name}) has no parameter formula in keras_tdplus"
+            + (f": {why}" if why else "")
+            + ". Fix: pass allow_build=True to count it by building a throwaway copy"
+            + ("" if why else ", or register one with keras_tdplus.register_param_formula")
         )
     unsupported = _unsupported_option(layer)
     if unsupported is not None:
@@ -56,9 +59,18 @@ def _layer_view(layer, explanation):
     return explanation if layer.trainable else _frozen(explanation)
 
 
+# Keras' layer classes by their own names: some are exported under another
+# (`GroupedQueryAttention` as `keras.layers.GroupQueryAttention`).
+_KERAS_CLASSES = {
+    cls.__name__: cls
+    for cls in (getattr(layers, name) for name in dir(layers))
+    if isinstance(cls, type) and issubclass(cls, layers.Layer)
+}
+
+
 def _is_exact(layer, class_name):
     """True when `layer` is the very class the formula is for, not a subclass."""
-    known = getattr(layers, class_name, None)
+    known = _KERAS_CLASSES.get(class_name)
     if class_name == "TimeDistributed" and type(layer) is _TdplusTimeDistributed:
         return True
     if class_name == "TimeDistributedDense":
