@@ -34,7 +34,8 @@ class _LiveSource:
         try:
             return self.model.get_layer(entry_name(entry))
         except (ValueError, AttributeError):
-            return None
+            # Not a layer of the model: a `keras.ops` call, seen as an OpNode.
+            return _ConfigSource().layer(entry)
 
     def nested(self, entry):
         obj = self.layer(entry)

@@ -10,6 +10,7 @@ from keras import layers
 from keras_tdplus._config_walk import Visitor, entry_name, walk_functional, walk_sequential
 from keras_tdplus._formulas import NO_FORMULA, covered_classes, formula_for
 from keras_tdplus._formulas._base import is_shape_list, zero
+from keras_tdplus._formulas.applications import KERAS_APPLICATION_LAYERS
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_results import (
     ParamExplanation,
@@ -18,7 +19,7 @@ from keras_tdplus._param_results import (
     WeightSpec,
     _format_output_shape,
 )
-from keras_tdplus._rebuild import _deserialize_layer
+from keras_tdplus._rebuild import OpNode, _deserialize_layer
 from keras_tdplus.time_distributed import TimeDistributed as _TdplusTimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense as _TimeDistributedDense
 
@@ -70,11 +71,18 @@ _KERAS_CLASSES = {
 
 def _is_exact(layer, class_name):
     """True when `layer` is the very class the formula is for, not a subclass."""
+    module = KERAS_APPLICATION_LAYERS.get(class_name)
+    if module is not None:
+        return type(layer).__module__.startswith("keras") and type(layer).__module__.endswith(
+            f".applications.{module}"
+        )
     known = _KERAS_CLASSES.get(class_name)
     if class_name == "TimeDistributed" and type(layer) is _TdplusTimeDistributed:
         return True
     if class_name == "TimeDistributedDense":
         return type(layer) is _TimeDistributedDense
+    if class_name == "OpNode":
+        return type(layer) is OpNode
     return known is not None and type(layer) is known
 
 
@@ -355,7 +363,7 @@ def _row(layer_config, shape, allow_build):
         output = _as_shape(
             keras.tree.map_structure(lambda t: tuple(t.shape), _symbolic_call(copy, shape))
         )
-    row = ParamRow(layer.name, type(layer).__name__, output, _layer_view(layer, explanation))
+    row = ParamRow(layer.name, explanation.class_name, output, _layer_view(layer, explanation))
     return row, explanation, output
 
 

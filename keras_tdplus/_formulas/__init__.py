@@ -6,6 +6,7 @@ family is adding a module and its name to the import below.
 """
 
 from keras_tdplus._formulas import (  # noqa: F401  (importing a family registers its formulas)
+    applications,
     attention,
     conv,
     core,

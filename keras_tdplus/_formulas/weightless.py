@@ -5,7 +5,9 @@ hold only a seed (not a weight), and the lookup and hashing layers keep their
 vocabularies in TensorFlow lookup tables, which `count_params` never counts.
 """
 
-from keras_tdplus._formulas._base import register, zero
+import dataclasses
+
+from keras_tdplus._formulas._base import leaf, register, zero
 
 WEIGHTLESS = (
     "InputLayer",
@@ -108,3 +110,10 @@ WEIGHTLESS = (
 )
 
 register(*WEIGHTLESS)(zero)
+
+
+@register("OpNode")
+def _op_node(layer, shape, count):
+    """A `keras.ops` call in a Functional model (see `_rebuild.OpNode`): no weights."""
+    explanation = leaf(layer, f"{layer.op_name} (keras.ops call)", "0", {}, (), [])
+    return dataclasses.replace(explanation, class_name=layer.op_name)
