@@ -12,6 +12,7 @@ from keras_tdplus.params import (
     count_params,
     explain_params,
     param_table,
+    register_param_formula,
 )
 from keras_tdplus.time_distributed import TimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense
@@ -43,5 +44,6 @@ __all__ = [
     "explain_params",
     "explain_shape_errors",
     "param_table",
+    "register_param_formula",
     "testing",
 ]

@@ -1,6 +1,7 @@
 """The parameter calculator: a layer or a model config counted from its formulas."""
 
 import dataclasses
+import math
 import numbers
 import os
 
@@ -10,6 +11,7 @@ from keras import layers
 from keras_tdplus._config_walk import Visitor, entry_name, walk_functional, walk_sequential
 from keras_tdplus._formulas import NO_FORMULA, covered_classes, formula_for
 from keras_tdplus._formulas._base import is_shape_list, zero
+from keras_tdplus._formulas._user import USER_FORMULAS, explain_user
 from keras_tdplus._formulas.applications import KERAS_APPLICATION_LAYERS
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_results import (
@@ -29,6 +31,9 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 def _explain(layer, shape, allow_build):
     if type(layer) is keras.Sequential or _is_functional(layer):
         return _table_explanation(_table(_model_config(layer), shape, allow_build), view=False)
+    user_formula = USER_FORMULAS.get(type(layer))
+    if user_formula is not None:
+        return _same_as_built(layer, shape, explain_user(layer, shape, user_formula))
     class_name = type(layer).__name__
     handler = formula_for(class_name)
     if handler is not None and not _is_exact(layer, class_name):
@@ -52,7 +57,30 @@ def _explain(layer, shape, allow_build):
             "formula in keras_tdplus. Fix: pass allow_build=True to count it by building a "
             "throwaway copy"
         )
-    return handler(layer, shape, lambda inner, step: _explain(inner, step, allow_build))
+    explanation = handler(layer, shape, lambda inner, step: _explain(inner, step, allow_build))
+    return _same_as_built(layer, shape, explanation)
+
+
+def _same_as_built(layer, shape, explanation):
+    """`explanation`, unless `layer` already holds weights of other shapes: then say so."""
+    if not layer.built or not layer.weights:
+        return explanation
+    held = sorted(tuple(int(d) for d in w.shape) for w in layer.weights)
+    if held == sorted(w.shape for w in explanation.weights):
+        return explanation
+    built_on = (getattr(layer, "_build_shapes_dict", None) or {}).values()
+    built_on = [_format_output_shape(tuple(s)) for s in built_on if s is not None]
+    where = f"input_shape {', '.join(built_on)}" if built_on else "another input shape"
+    total = sum(math.prod(w.shape) for w in layer.weights)
+    raise ValueError(
+        f"Layer '{layer.name}' ({type(layer).__name__}) is already built on {where}, not "
+        f"on the input_shape {_format_output_shape(shape)} it was asked about: it holds "
+        f"{total} parameters, not {explanation.total}.\n"
+        f"  Received: input_shape={_format_output_shape(shape)}\n"
+        f"  Expected: input_shape={built_on[0] if built_on else 'the shape it was built on'}\n"
+        f"  Fix: count the layer on the shape it was built on, or count a fresh copy: "
+        f"{type(layer).__name__}.from_config(layer.get_config())"
+    )
 
 
 def _layer_view(layer, explanation):
