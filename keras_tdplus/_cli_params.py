@@ -123,6 +123,14 @@ def _make_layer(name, kwargs):
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as error:
+        words = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+        if isinstance(error, TypeError) and words:
+            # Keras compares the value before checking its type: say what was meant.
+            given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in words.items())
+            error = (
+                f"an argument has the wrong type. Received: {given}. Expected: a number, "
+                "true/false, None or comma-separated numbers, e.g. --units 5"
+            )
         raise _UsageError(f"could not create {name}({_kwargs_text(kwargs)}): {error}") from None
 
 
@@ -157,6 +165,7 @@ def main(argv):
             print(param_table(args.target, input_shape=shape, allow_build=args.allow_build))
             return 0
         kwargs = _layer_kwargs(extras)
+        _layer_class(args.target)  # an unknown class is the first thing to say
         if args.input_shape is None:
             raise _UsageError(
                 f"{args.target} needs --input-shape, without the batch axis, e.g. --input-shape 5,1"
@@ -170,7 +179,9 @@ def main(argv):
         return exit_.code if isinstance(exit_.code, int) else 2
     except (_UsageError, ValueError, TypeError, OSError) as error:
         message = str(error).replace("pass allow_build=True", "pass --allow-build")
-        message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+        lines = [line.strip() for line in message.splitlines() if line.strip()]
+        message = " ".join(line if line.endswith(".") else line + ";" for line in lines[:-1])
+        message = f"{message} {lines[-1]}".strip() if lines else message
         print(f"keras-tdplus params: {message}", file=sys.stderr)
         return 2
     print(explanation)

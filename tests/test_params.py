@@ -882,10 +882,16 @@ _CLI_ERRORS = [
     ("LSTM --units 5", "LSTM needs --input-shape, without the batch axis, e.g. --input-shape 5,1"),
     (
         "LSTM --units 5 --input-shape 3",
-        "Layer 'lstm' (LSTM) needs an input of rank 3, but input_shape has rank 2.; "
-        "Received: input_shape=(None, 3)",
+        "Layer 'lstm' (LSTM) needs an input of rank 3, but input_shape has rank 2. "
+        "Received: input_shape=(None, 3);",
     ),
     ("LSTM --unitz 5 --input-shape 1,1", "could not create LSTM(unitz=5)"),
+    (
+        "LSTM --units five --input-shape 1,1",
+        "could not create LSTM(units='five'): an argument has the wrong type. Received: "
+        "--units five. Expected: a number",
+    ),
+    ("NotALayer", "unknown layer class 'NotALayer'"),
     ("Layer --input-shape 3", "Fix: pass --allow-build to count it by building a throwaway copy"),
     ("missing.keras", "cannot read 'missing.keras': no such file"),
 ]
