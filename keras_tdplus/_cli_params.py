@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import sys
 import warnings
 
@@ -138,6 +139,22 @@ def _kwargs_text(kwargs):
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
+def _in_cli_terms(message):
+    """A library message with its Python fixes said as this command's options."""
+    message = message.replace("pass allow_build=True", "pass --allow-build")
+    message = message.replace(
+        "param_table(model, input_shape=(None, ...))",
+        "pass --input-shape, without the batch axis",
+    )
+
+    def option(match):
+        dims = match.group(1).replace(" ", "")
+        return f"--input-shape {dims.rstrip(',')}"
+
+    # A batch shape `(None, 1, 3)` is `--input-shape 1,3` here.
+    return re.sub(r"\binput_shape=\(None, ([^()]*)\)", option, message)
+
+
 def _is_model_path(target):
     return target.endswith(".keras") or os.sep in target or os.path.exists(target)
 
@@ -178,7 +195,7 @@ def main(argv):
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     except (_UsageError, ValueError, TypeError, OSError) as error:
-        message = str(error).replace("pass allow_build=True", "pass --allow-build")
+        message = _in_cli_terms(str(error))
         lines = [line.strip() for line in message.splitlines() if line.strip()]
         message = " ".join(line if line.endswith(".") else line + ";" for line in lines[:-1])
         message = f"{message} {lines[-1]}".strip() if lines else message

@@ -883,7 +883,8 @@ _CLI_ERRORS = [
     (
         "LSTM --units 5 --input-shape 3",
         "Layer 'lstm' (LSTM) needs an input of rank 3, but input_shape has rank 2. "
-        "Received: input_shape=(None, 3);",
+        "Received: --input-shape 3; Expected: input_shape=(batch, time, features), rank 3; "
+        "Fix: --input-shape 1,3  # one time step",
     ),
     ("LSTM --unitz 5 --input-shape 1,1", "could not create LSTM(unitz=5)"),
     (
