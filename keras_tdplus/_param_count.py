@@ -13,6 +13,7 @@ from keras_tdplus._formulas import NO_FORMULA, covered_classes, formula_for
 from keras_tdplus._formulas._base import is_shape_list, zero
 from keras_tdplus._formulas._user import USER_FORMULAS, explain_user
 from keras_tdplus._formulas.applications import KERAS_APPLICATION_LAYERS
+from keras_tdplus._formulas.applications import OUTPUT_SHAPES as APPLICATION_OUTPUT_SHAPES
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_results import (
     ParamExplanation,
@@ -190,6 +191,9 @@ def _normalize_shape(shape, argument):
 
 def _output_shape(layer, shape):
     """`layer`'s output shape, computed without building it."""
+    known = APPLICATION_OUTPUT_SHAPES.get(type(layer).__name__)
+    if known is not None and _is_exact(layer, type(layer).__name__):
+        return known(layer, shape)
     try:
         out = layer.compute_output_shape(shape)
     except NotImplementedError:

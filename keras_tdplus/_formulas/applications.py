@@ -4,7 +4,7 @@ They are not exported by `keras.layers`; the calculator knows them by class
 name and by their module under Keras' applications (see `KERAS_APPLICATION_LAYERS`).
 """
 
-from keras_tdplus._formulas._base import known, leaf, register, zero
+from keras_tdplus._formulas._base import leaf, register, zero
 
 # Class name: the keras.applications module that defines it.
 KERAS_APPLICATION_LAYERS = {
@@ -17,8 +17,6 @@ KERAS_APPLICATION_LAYERS = {
 @register("LayerScale")
 def _layer_scale(layer, shape, count):
     features = layer.projection_dim
-    if not shape or shape[-1] not in (None, features):
-        known(layer, shape, -1, "features")
     values = {"projection_dim": features}
     signature = f"LayerScale(projection_dim={features})"
     weights = [("gamma", (features,), True)]
@@ -26,3 +24,7 @@ def _layer_scale(layer, shape, count):
 
 
 register("StochasticDepth", "CustomScaleLayer")(zero)
+
+# LayerScale has no compute_output_shape and its call needs its weight: it
+# keeps the shape of its input.
+OUTPUT_SHAPES = {"LayerScale": lambda layer, shape: shape}
