@@ -14,6 +14,7 @@ from keras_tdplus._formulas._base import is_shape_list, zero
 from keras_tdplus._formulas._user import USER_FORMULAS, explain_user
 from keras_tdplus._formulas.applications import KERAS_APPLICATION_LAYERS
 from keras_tdplus._formulas.applications import OUTPUT_SHAPES as APPLICATION_OUTPUT_SHAPES
+from keras_tdplus._lint_rules import _constructor
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_results import (
     ParamExplanation,
@@ -23,6 +24,7 @@ from keras_tdplus._param_results import (
     _format_output_shape,
 )
 from keras_tdplus._rebuild import OpNode, _deserialize_layer
+from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.time_distributed import TimeDistributed as _TdplusTimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense as _TimeDistributedDense
 
@@ -327,6 +329,8 @@ class _TableVisitor(Visitor):
         self.functional = functional
         # `(row, variables)` by entry position, in the order of the config's layers.
         self.counted = {}
+        # The entry whose call produced each output shape (by identity).
+        self.producers = {}
 
     def input_layer(self, entry):
         shape = _input_layer_shape(entry)
@@ -345,13 +349,20 @@ class _TableVisitor(Visitor):
             return [None]
         shape = list(inputs) if multi else inputs[0]
         if node_index == 0:
-            row, variables, output = _row(entry, shape, self.allow_build)
+            try:
+                row, variables, output = _row(entry, shape, self.allow_build)
+            except SequenceShapeError as error:
+                producer = None if multi else self.producers.get(id(inputs[0]))
+                _raise_if_last_step_only(error, entry, producer, shape)
+                raise
             self.counted[id(entry)] = (row, variables)
         else:
             output = _output_shape(_deserialize_layer(entry), shape)
             row, variables = self.counted[id(entry)]
             self.counted[id(entry)] = (dataclasses.replace(row, output_shape="multiple"), variables)
-        return output if isinstance(output, list) else [output]
+        outputs = output if isinstance(output, list) else [output]
+        self.producers.update((id(out), entry) for out in outputs)
+        return outputs
 
     def not_called(self, entry):
         raise ValueError(f"Layer '{entry_name(entry)}' of the model config has no inbound node")
@@ -371,6 +382,35 @@ class _TableVisitor(Visitor):
             f"Layer '{entry_name(entry)}' takes the output {ref[2]} of call {ref[1]} of layer "
             f"'{ref[0]}', which the model config does not define"
         )
+
+
+def _raise_if_last_step_only(error, entry, producer, shape):
+    """The fix `check_model` gives when `error` comes from a recurrent layer's last step."""
+    if getattr(error, "rank_problem", None) is None or producer is None:
+        return
+    config = producer.get("config") or {}
+    class_name = producer.get("class_name")
+    if class_name == "Bidirectional":
+        inner = config.get("layer") or {}
+        inner_config = inner.get("config") or {}
+        if inner_config.get("return_sequences", True):
+            return
+        call = f"Bidirectional({_constructor(inner.get('class_name', 'LSTM'), inner_config)})"
+    elif class_name in _RECURRENT and not config.get("return_sequences", True):
+        call = _constructor(class_name, config)
+    else:
+        return
+    name, layer_name = entry_name(producer), entry_name(entry)
+    raise SequenceShapeError(
+        f"Layer '{name}' ({class_name}) returns only its last step, but layer '{layer_name}' "
+        f"({entry.get('class_name')}) after it needs a time axis.\n"
+        f"  Received: shape {_format_output_shape(shape)} at the input of '{layer_name}'\n"
+        "  Expected: shape (batch, time, ..., features), rank >= 3\n"
+        f"  Fix: {call}  # layer '{name}'"
+    ) from None
+
+
+_RECURRENT = ("LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
 def _row(layer_config, shape, allow_build):

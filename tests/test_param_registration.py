@@ -1,4 +1,4 @@
-"""register_param_formula: users' own layer classes count without building; built layers."""
+"""register_param_formula, layers built on another shape, and the fixes params gives."""
 
 import keras
 import pytest
@@ -101,3 +101,16 @@ def test_a_layer_built_on_another_shape_is_refused_naming_both_shapes():
         r"the input_shape \(None, 8\) it was asked about: it holds 15 parameters, not 27\.",
     ):
         count_params(layer, (None, 8))
+
+
+def test_a_last_step_only_recurrent_layer_gets_the_fix_check_model_gives():
+    model = keras.Sequential(
+        [layers.LSTM(5, name="enc"), keras_tdplus.TimeDistributedDense(1, name="head")]
+    )
+    with pytest.raises(keras_tdplus.SequenceShapeError) as from_params:
+        param_table(model, input_shape=(None, 3, 1))
+    with pytest.raises(keras_tdplus.SequenceShapeError) as from_check:
+        keras_tdplus.check_model(model, input_shape=(None, 3, 1))
+    fix = "  Fix: LSTM(5, return_sequences=True)  # layer 'enc'"
+    assert str(from_params.value).splitlines()[-1] == fix
+    assert fix in str(from_check.value).splitlines()
