@@ -356,7 +356,7 @@ def check_model(model, input_shape=None, *, raise_on_error=True):
     return report
 
 
-def check_saved_config(saved):
+def check_saved_config(saved, input_shape=None):
     """A `ShapeReport` for a saved model config; lints the raw config if Keras cannot build it."""
     try:
         # Keras pops keys from the config it deserializes; the lint needs them after.
@@ -366,9 +366,9 @@ def check_saved_config(saved):
     except Exception:
         model = None
     if isinstance(model, keras.Model):
-        return check_model(model, raise_on_error=False)
+        return check_model(model, input_shape, raise_on_error=False)
     config = saved["config"]
     name = config.get("name", "model")
     build_shape = (saved.get("build_config") or {}).get("input_shape")
     fallback = [config.get("build_input_shape"), build_shape]
-    return _lint(config, _ConfigSource(), name, None, fallback)
+    return _lint(config, _ConfigSource(), name, _valid_input_shape(input_shape), fallback)
