@@ -31,6 +31,7 @@ __all__ = [
     "explain_params",
     "explain_shape_errors",
     "param_table",
+    "register_param_formula",
     "testing",
 ]
 
@@ -52,6 +53,7 @@ _HOMES = {
     "explain_params": "params",
     "explain_shape_errors": "validation",
     "param_table": "params",
+    "register_param_formula": "params",
     "testing": None,
 }
 
@@ -67,6 +69,7 @@ if not _backend.started_by_cli():
         count_params,
         explain_params,
         param_table,
+        register_param_formula,
     )
     from keras_tdplus.time_distributed import TimeDistributed
     from keras_tdplus.time_distributed_dense import TimeDistributedDense

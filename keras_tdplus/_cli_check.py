@@ -11,10 +11,12 @@ from keras_tdplus._cli_common import (
     add_max_config_option,
     fail_line,
 )
+from keras_tdplus._cli_params import _input_shape_arg, _UsageError
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._model_lint import check_saved_config
 
 _PROG = "keras-tdplus check"
+_INPUT_SHAPE_FIX = "Fix: pass --input-shape, without the batch axis, e.g. --input-shape 5,1"
 
 
 def _parser():
@@ -29,6 +31,11 @@ def _parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL.keras", help="the saved model")
+    parser.add_argument(
+        "--input-shape",
+        help="for a model saved unbuilt without an Input: its input shape without the batch "
+        "axis, e.g. 5,1 (None for unknown)",
+    )
     add_max_config_option(parser)
     return parser
 
@@ -53,10 +60,17 @@ def main(argv):
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else NOT_CHECKED
     try:
+        shape = _input_shape_arg(args.input_shape) if args.input_shape else None
         saved = read_model_file(args.model, max_config_bytes=args.max_config_mb * 2**20)
-        report = check_saved_config(saved)
+        report = check_saved_config(saved, shape)
+    except _UsageError as error:
+        print(f"{_PROG}: {error}", file=sys.stderr)
+        return NOT_CHECKED
     except Exception as error:
-        print(fail_line(_PROG, error, args.model), file=sys.stderr)
+        line = fail_line(_PROG, error, args.model)
+        if "has no input shape" in line:
+            line += f" {_INPUT_SHAPE_FIX}"
+        print(line, file=sys.stderr)
         return NOT_CHECKED
     print(report)
     if report.errors:
@@ -69,7 +83,8 @@ def main(argv):
         return NOT_CHECKED
     if report.layers_checked == 0 and _has_layers(saved):
         print(
-            f"{_PROG}: {args.model!r} was not checked: no layer had a known input shape",
+            f"{_PROG}: {args.model!r} was not checked: no layer had a known input shape. "
+            f"{_INPUT_SHAPE_FIX}",
             file=sys.stderr,
         )
         return NOT_CHECKED

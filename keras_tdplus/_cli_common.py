@@ -31,9 +31,11 @@ def fail_line(prog, error, subject=None, verb="cannot check", every_line=False):
         reason = "refused: it needs more memory than there is"
     else:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = ("; ".join(lines) if every_line else (lines[0] if lines else "")) or type(
-            error
-        ).__name__
+        if not every_line:
+            lines = lines[:1]
+        # Lines that end a sentence already are not followed by a stray ';'.
+        joined = [line if line.endswith((".", ":")) else line + ";" for line in lines[:-1]]
+        reason = " ".join([*joined, *lines[-1:]]) or type(error).__name__
         if not isinstance(error, (ValueError, TypeError, OSError)):
             reason = f"unexpected {type(error).__name__}: {reason}"
     if len(reason) > _MAX_LINE:

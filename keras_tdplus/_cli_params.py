@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import sys
 import warnings
 
@@ -131,11 +132,35 @@ def _make_layer(name, kwargs):
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as error:
+        words = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+        if isinstance(error, TypeError) and words:
+            # Keras compares the value before checking its type: say what was meant.
+            given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in words.items())
+            error = (
+                f"an argument has the wrong type. Received: {given}. Expected: a number, "
+                "true/false, None or comma-separated numbers, e.g. --units 5"
+            )
         raise _UsageError(f"could not create {name}({_kwargs_text(kwargs)}): {error}") from None
 
 
 def _kwargs_text(kwargs):
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def _in_cli_terms(message):
+    """A library message with its Python fixes said as this command's options."""
+    message = message.replace("pass allow_build=True", "pass --allow-build")
+    message = message.replace(
+        "param_table(model, input_shape=(None, ...))",
+        "pass --input-shape, without the batch axis",
+    )
+
+    def option(match):
+        dims = match.group(1).replace(" ", "")
+        return f"--input-shape {dims.rstrip(',')}"
+
+    # A batch shape `(None, 1, 3)` is `--input-shape 1,3` here.
+    return re.sub(r"\binput_shape=\(None, ([^()]*)\)", option, message)
 
 
 def _is_model_path(target):
@@ -169,6 +194,7 @@ def main(argv):
             print(param_table(saved, input_shape=shape, allow_build=args.allow_build))
             return OK
         kwargs = _layer_kwargs(extras)
+        _layer_class(args.target)  # an unknown class is the first thing to say
         if args.input_shape is None:
             raise _UsageError(
                 f"{args.target} needs --input-shape, without the batch axis, e.g. --input-shape 5,1"
@@ -185,7 +211,7 @@ def main(argv):
         return NOT_CHECKED
     except Exception as error:
         line = fail_line(_PROG, error, model_path, "cannot count", every_line=True)
-        print(line.replace("pass allow_build=True", "pass --allow-build"), file=sys.stderr)
+        print(_in_cli_terms(line), file=sys.stderr)
         return NOT_CHECKED
     print(explanation)
     print(f"  formula: n = {explanation.formula}")

@@ -5,8 +5,11 @@ its data flows: every layer call in order, with the values that reach it (a
 shape for the calculator, a shape and where it came from for the lint). The
 walk knows the layout of the config; a visitor says what a value is and what
 a layer call makes of it. A model nested in the config is a layer call like
-any other: the visitor walks it with `walk` again if it wants to.
+any other: the visitor walks it with `walk` again if it wants to. A `keras.ops`
+call stored in a Functional config reaches the visitor as an `OpNode` layer.
 """
+
+from keras_tdplus._rebuild import op_node_entry
 
 
 class Visitor:
@@ -81,6 +84,7 @@ def walk_functional(config, visitor, inputs=()):
         if index < len(inputs):
             values[ref] = inputs[index]
     for entry in layer_entries(config):
+        entry = op_node_entry(entry)
         name = entry_name(entry)
         if entry.get("class_name") == "InputLayer":
             if (name, 0, 0) not in values:

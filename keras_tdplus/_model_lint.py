@@ -40,7 +40,8 @@ class _LiveSource:
         try:
             return self.model.get_layer(entry_name(entry))
         except (ValueError, AttributeError):
-            return None
+            # Not a layer of the model: a `keras.ops` call, seen as an OpNode.
+            return _ConfigSource().layer(entry)
 
     def nested(self, entry):
         obj = self.layer(entry)
@@ -415,7 +416,7 @@ def check_model(model, input_shape=None, *, raise_on_error=True):
     return report
 
 
-def check_saved_config(saved):
+def check_saved_config(saved, input_shape=None):
     """A `ShapeReport` for a saved model's config, such as a `.keras` file's config.json.
 
     Each layer is rebuilt on its own from its config, unbuilt, so no weights
@@ -443,4 +444,4 @@ def check_saved_config(saved):
     build_config = saved.get("build_config")
     build_shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
     fallback = [config.get("build_input_shape"), build_shape]
-    return _lint(config, _ConfigSource(), name, None, fallback)
+    return _lint(config, _ConfigSource(), name, _valid_input_shape(input_shape), fallback)

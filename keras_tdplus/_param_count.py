@@ -1,6 +1,7 @@
 """The parameter calculator: a layer or a model config counted from its formulas."""
 
 import dataclasses
+import math
 import numbers
 import os
 
@@ -14,8 +15,12 @@ from keras_tdplus._config_walk import (
     walk_functional,
     walk_sequential,
 )
-from keras_tdplus._formulas import covered_classes, formula_for
+from keras_tdplus._formulas import NO_FORMULA, covered_classes, formula_for
 from keras_tdplus._formulas._base import is_shape_list, zero
+from keras_tdplus._formulas._user import USER_FORMULAS, explain_user
+from keras_tdplus._formulas.applications import KERAS_APPLICATION_LAYERS
+from keras_tdplus._formulas.applications import OUTPUT_SHAPES as APPLICATION_OUTPUT_SHAPES
+from keras_tdplus._lint_rules import _constructor
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_results import (
     ParamExplanation,
@@ -24,7 +29,8 @@ from keras_tdplus._param_results import (
     WeightSpec,
     _format_output_shape,
 )
-from keras_tdplus._rebuild import rebuild_layer
+from keras_tdplus._rebuild import OpNode, rebuild_layer
+from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.time_distributed import TimeDistributed as _TdplusTimeDistributed
 from keras_tdplus.time_distributed_dense import TimeDistributedDense as _TimeDistributedDense
 
@@ -34,6 +40,9 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 def _explain(layer, shape, allow_build):
     if type(layer) is keras.Sequential or _is_functional(layer):
         return _table_explanation(_table(_model_config(layer), shape, allow_build), view=False)
+    user_formula = USER_FORMULAS.get(type(layer))
+    if user_formula is not None:
+        return _same_as_built(layer, shape, explain_user(layer, shape, user_formula))
     class_name = type(layer).__name__
     handler = formula_for(class_name)
     if handler is not None and not _is_exact(layer, class_name):
@@ -41,9 +50,12 @@ def _explain(layer, shape, allow_build):
     if handler is None:
         if allow_build:
             return _explain_by_building(layer, shape)
+        why = NO_FORMULA.get(class_name) if _is_exact(layer, class_name) else None
         raise ValueError(
-            f"Layer '{layer.name}' ({class_name}) has no parameter formula in keras_tdplus. "
-            "Fix: pass allow_build=True to count it by building a throwaway copy"
+            f"Layer '{layer.name}' ({class_name}) has no parameter formula in keras_tdplus"
+            + (f": {why}" if why else "")
+            + ". Fix: pass allow_build=True to count it by building a throwaway copy"
+            + ("" if why else ", or register one with keras_tdplus.register_param_formula")
         )
     unsupported = _unsupported_option(layer)
     if unsupported is not None:
@@ -54,7 +66,30 @@ def _explain(layer, shape, allow_build):
             "formula in keras_tdplus. Fix: pass allow_build=True to count it by building a "
             "throwaway copy"
         )
-    return handler(layer, shape, lambda inner, step: _explain(inner, step, allow_build))
+    explanation = handler(layer, shape, lambda inner, step: _explain(inner, step, allow_build))
+    return _same_as_built(layer, shape, explanation)
+
+
+def _same_as_built(layer, shape, explanation):
+    """`explanation`, unless `layer` already holds weights of other shapes: then say so."""
+    if not layer.built or not layer.weights:
+        return explanation
+    held = sorted(tuple(int(d) for d in w.shape) for w in layer.weights)
+    if held == sorted(w.shape for w in explanation.weights):
+        return explanation
+    built_on = (getattr(layer, "_build_shapes_dict", None) or {}).values()
+    built_on = [_format_output_shape(tuple(s)) for s in built_on if s is not None]
+    where = f"input_shape {', '.join(built_on)}" if built_on else "another input shape"
+    total = sum(math.prod(w.shape) for w in layer.weights)
+    raise ValueError(
+        f"Layer '{layer.name}' ({type(layer).__name__}) is already built on {where}, not "
+        f"on the input_shape {_format_output_shape(shape)} it was asked about: it holds "
+        f"{total} parameters, not {explanation.total}.\n"
+        f"  Received: input_shape={_format_output_shape(shape)}\n"
+        f"  Expected: input_shape={built_on[0] if built_on else 'the shape it was built on'}\n"
+        f"  Fix: count the layer on the shape it was built on, or count a fresh copy: "
+        f"{type(layer).__name__}.from_config(layer.get_config())"
+    )
 
 
 def _layer_view(layer, explanation):
@@ -62,13 +97,29 @@ def _layer_view(layer, explanation):
     return explanation if layer.trainable else _frozen(explanation)
 
 
+# Keras' layer classes by their own names: some are exported under another
+# (`GroupedQueryAttention` as `keras.layers.GroupQueryAttention`).
+_KERAS_CLASSES = {
+    cls.__name__: cls
+    for cls in (getattr(layers, name) for name in dir(layers))
+    if isinstance(cls, type) and issubclass(cls, layers.Layer)
+}
+
+
 def _is_exact(layer, class_name):
     """True when `layer` is the very class the formula is for, not a subclass."""
-    known = getattr(layers, class_name, None)
+    module = KERAS_APPLICATION_LAYERS.get(class_name)
+    if module is not None:
+        return type(layer).__module__.startswith("keras") and type(layer).__module__.endswith(
+            f".applications.{module}"
+        )
+    known = _KERAS_CLASSES.get(class_name)
     if class_name == "TimeDistributed" and type(layer) is _TdplusTimeDistributed:
         return True
     if class_name == "TimeDistributedDense":
         return type(layer) is _TimeDistributedDense
+    if class_name == "OpNode":
+        return type(layer) is OpNode
     return known is not None and type(layer) is known
 
 
@@ -141,6 +192,9 @@ def _normalize_shape(shape, argument):
 
 def _output_shape(layer, shape):
     """`layer`'s output shape, computed without building it."""
+    known = APPLICATION_OUTPUT_SHAPES.get(type(layer).__name__)
+    if known is not None and _is_exact(layer, type(layer).__name__):
+        return known(layer, shape)
     try:
         out = layer.compute_output_shape(shape)
     except NotImplementedError:
@@ -274,6 +328,8 @@ class _TableVisitor(Visitor):
         self.functional = functional
         # `(row, variables)` by entry position, in the order of the config's layers.
         self.counted = {}
+        # The entry whose call produced each output shape (by identity).
+        self.producers = {}
 
     def input_layer(self, entry):
         shape = _input_layer_shape(entry)
@@ -292,13 +348,20 @@ class _TableVisitor(Visitor):
             return [None]
         shape = list(inputs) if multi else inputs[0]
         if node_index == 0:
-            row, variables, output = _row(entry, shape, self.allow_build)
+            try:
+                row, variables, output = _row(entry, shape, self.allow_build)
+            except SequenceShapeError as error:
+                producer = None if multi else self.producers.get(id(inputs[0]))
+                _raise_if_last_step_only(error, entry, producer, shape)
+                raise
             self.counted[id(entry)] = (row, variables)
         else:
             output = _output_shape(rebuild_layer(entry), shape)
             row, variables = self.counted[id(entry)]
             self.counted[id(entry)] = (dataclasses.replace(row, output_shape="multiple"), variables)
-        return output if isinstance(output, list) else [output]
+        outputs = output if isinstance(output, list) else [output]
+        self.producers.update((id(out), entry) for out in outputs)
+        return outputs
 
     def not_called(self, entry):
         raise ValueError(f"Layer '{entry_name(entry)}' of the model config has no inbound node")
@@ -317,6 +380,35 @@ class _TableVisitor(Visitor):
             f"{who} takes the output {ref[2]} of call {ref[1]} of layer '{ref[0]}', which the "
             "model config does not define"
         )
+
+
+def _raise_if_last_step_only(error, entry, producer, shape):
+    """The fix `check_model` gives when `error` comes from a recurrent layer's last step."""
+    if getattr(error, "rank_problem", None) is None or producer is None:
+        return
+    config = producer.get("config") or {}
+    class_name = producer.get("class_name")
+    if class_name == "Bidirectional":
+        inner = config.get("layer") or {}
+        inner_config = inner.get("config") or {}
+        if inner_config.get("return_sequences", True):
+            return
+        call = f"Bidirectional({_constructor(inner.get('class_name', 'LSTM'), inner_config)})"
+    elif class_name in _RECURRENT and not config.get("return_sequences", True):
+        call = _constructor(class_name, config)
+    else:
+        return
+    name, layer_name = entry_name(producer), entry_name(entry)
+    raise SequenceShapeError(
+        f"Layer '{name}' ({class_name}) returns only its last step, but layer '{layer_name}' "
+        f"({entry.get('class_name')}) after it needs a time axis.\n"
+        f"  Received: shape {_format_output_shape(shape)} at the input of '{layer_name}'\n"
+        "  Expected: shape (batch, time, ..., features), rank >= 3\n"
+        f"  Fix: {call}  # layer '{name}'"
+    ) from None
+
+
+_RECURRENT = ("LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
 def _row(layer_config, shape, allow_build):
@@ -341,7 +433,7 @@ def _row(layer_config, shape, allow_build):
         output = _as_shape(
             keras.tree.map_structure(lambda t: tuple(t.shape), _symbolic_call(copy, shape))
         )
-    row = ParamRow(layer.name, type(layer).__name__, output, _layer_view(layer, explanation))
+    row = ParamRow(layer.name, explanation.class_name, output, _layer_view(layer, explanation))
     return row, explanation, output
 
 

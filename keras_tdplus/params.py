@@ -9,15 +9,14 @@ same for every layer of a model, a model config or a `.keras` file, reading
 its config and loading no weights.
 
 A layer this module has no formula for raises a `ValueError` that names its
-class; `allow_build=True` counts it by building a throwaway copy instead.
+class; `allow_build=True` counts it by building a throwaway copy instead, and
+`register_param_formula` teaches the calculator a layer class of your own.
 """
 
 import keras  # noqa: F401  (the examples below use it)
 from keras import layers
 
-from keras_tdplus._formulas.weightless import (  # noqa: F401  (docs/examples/param_formulas.py)
-    WEIGHTLESS as _ZERO_PARAM_CLASSES,
-)
+from keras_tdplus._formulas._user import register_user_formula
 from keras_tdplus._model_file import read_model_file
 from keras_tdplus._param_count import (
     _explain,
@@ -42,6 +41,7 @@ __all__ = [
     "explain_params",
     "param_table",
     "read_keras_config",
+    "register_param_formula",
 ]
 
 
@@ -162,3 +162,44 @@ def read_keras_config(path):
         ValueError: If the file is not a readable `.keras` archive.
     """
     return read_model_file(path)
+
+
+def register_param_formula(layer_class, formula=None):
+    """Teaches the calculator the weights of a layer class of your own.
+
+    Once registered, `count_params`, `explain_params` and `param_table`
+    count every layer of exactly `layer_class` (not its subclasses) without
+    building it, in models, model configs and `.keras` files alike (the class
+    must be registered with `keras.saving.register_keras_serializable` for a
+    config to be rebuilt).
+
+    Args:
+        layer_class: A subclass of `keras.layers.Layer`.
+        formula: A function `formula(layer, input_shape)` that returns the
+            weights the unbuilt `layer` would create on `input_shape` (a
+            tuple with the batch axis, or a list of tuples for several
+            inputs): a dict `{weight name: shape}` of trainable weights, or a
+            list of `WeightSpec(name, shape, trainable)`. Omit it to use
+            `register_param_formula(layer_class)` as a decorator.
+
+    Returns:
+        `formula`, so the function can be used as a decorator.
+
+    Example:
+
+    >>> @keras.saving.register_keras_serializable(package="docs")
+    ... class Scale(keras.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.scale = self.add_weight(shape=(input_shape[-1],), name="scale")
+    ...     def call(self, x):
+    ...         return x * self.scale
+    >>> @register_param_formula(Scale)
+    ... def scale_weights(layer, input_shape):
+    ...     return {"scale": (input_shape[-1],)}
+    >>> explanation = explain_params(Scale(), (None, 5, 3))
+    >>> explanation.formula, explanation.substituted, explanation.total
+    ('scale', '3', 3)
+    """
+    if formula is None:
+        return lambda function: register_user_formula(layer_class, function)
+    return register_user_formula(layer_class, formula)

@@ -799,7 +799,8 @@ def test_cli_unbuilt_model_and_usage(tmp_path, capsys):
     assert cli_main([str(path)]) == 2
     assert capsys.readouterr().err == (
         f"keras-tdplus check: cannot check {str(path)!r}: Sequential model 'unbuilt' has no "
-        "input shape, so its layers cannot be checked.\n"
+        "input shape, so its layers cannot be checked. Fix: pass --input-shape, without the "
+        "batch axis, e.g. --input-shape 5,1\n"
     )
     assert cli_main([]) == 2
     assert "the following arguments are required: MODEL.keras" in capsys.readouterr().err

@@ -43,6 +43,16 @@ examples = [
     (layers.LayerNormalization(), (None, 10, 16)),
     (layers.LayerNormalization(center=False), (None, 10, 16)),
     (layers.BatchNormalization(), (None, 10, 16)),
+    (layers.Conv2DTranspose(8, 3), (None, 28, 28, 3)),
+    (layers.DepthwiseConv2D(3, depth_multiplier=2), (None, 28, 28, 3)),
+    (layers.SeparableConv2D(8, 3), (None, 28, 28, 3)),
+    (layers.MultiHeadAttention(num_heads=2, key_dim=4), (None, 10, 16)),
+    (layers.GroupQueryAttention(4, num_query_heads=4, num_key_value_heads=2), (None, 10, 16)),
+    (layers.RNN(layers.LSTMCell(5)), (None, 10, 3)),
+    (layers.GroupNormalization(groups=4), (None, 10, 16)),
+    (layers.RMSNormalization(), (None, 10, 16)),
+    (layers.Normalization(), (None, 10, 16)),
+    (layers.PReLU(shared_axes=[1]), (None, 10, 16)),
 ]
 
 print("| layer | input shape | formula | worked | n | Keras' count |")
@@ -50,7 +60,10 @@ print("|---|---|---|---|---|---|")
 for layer, shape in examples:
     e = tdp.explain_params(layer, shape)
     built = type(layer).from_config(layer.get_config())  # a fresh copy to build
-    built.build(shape)
+    if isinstance(layer, (layers.MultiHeadAttention, layers.GroupQueryAttention)):
+        built(keras.KerasTensor(shape), keras.KerasTensor(shape))  # self-attention
+    else:
+        built.build(shape)
     keras_count = built.count_params()
     agrees = "✓" if keras_count == e.total else f"✗ {keras_count}"
     print(
@@ -60,21 +73,10 @@ for layer, shape in examples:
 # --8<-- [end:table_markdown]
 
 # --8<-- [start:zero_markdown]
-from keras_tdplus.params import covered_layers
+from keras_tdplus._formulas.weightless import WEIGHTLESS  # the classes filed as weightless
 
-with_formula = {type(layer).__name__ for layer, _ in examples}
-no_weights = [
-    name
-    for name in covered_layers()
-    if name not in with_formula and name not in ("Sequential", "Functional")
-]
-print(", ".join(f"`{name}`" for name in no_weights))
+print(", ".join(f"`{name}`" for name in sorted(WEIGHTLESS)))
 # --8<-- [end:zero_markdown]
-
-# Every layer with a formula is in the table above; the rest have no weights.
-from keras_tdplus.params import _ZERO_PARAM_CLASSES
-
-assert set(no_weights) == set(_ZERO_PARAM_CLASSES), set(no_weights) ^ set(_ZERO_PARAM_CLASSES)
 
 keras.backend.clear_session()
 # --8<-- [start:table]
@@ -104,3 +106,34 @@ print(tdp.explain_params(norm, (None, 16)))
 # --8<-- [start:count]
 print(tdp.count_params(layers.LSTM(128), (None, None, 300)))
 # --8<-- [end:count]
+
+
+# --8<-- [start:register]
+@keras.saving.register_keras_serializable(package="my_project")
+class Gate(layers.Layer):
+    """Scales each feature by a learned gate and counts the batches it has seen."""
+
+    def build(self, input_shape):
+        self.gate = self.add_weight(shape=(input_shape[-1],), name="gate")
+        self.seen = self.add_weight(shape=(), name="seen", trainable=False)
+
+    def call(self, x):
+        return x * self.gate
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@tdp.register_param_formula(Gate)
+def gate_weights(layer, input_shape):
+    return [
+        tdp.params.WeightSpec("gate", (input_shape[-1],), trainable=True),
+        tdp.params.WeightSpec("seen", (), trainable=False),
+    ]
+
+
+model = keras.Sequential([keras.Input((10, 16)), Gate(), layers.LSTM(4)])
+table = tdp.param_table(model.get_config())  # counted from the config: nothing is built
+print(table.total, table.trainable, table.non_trainable)
+print(table.total == model.count_params())
+# --8<-- [end:register]

@@ -6,14 +6,29 @@ family is adding a module and its name to the import below.
 """
 
 from keras_tdplus._formulas import (  # noqa: F401  (importing a family registers its formulas)
+    applications,
+    attention,
     conv,
     core,
     normalization,
+    preprocessing,
     recurrent,
     weightless,
     wrappers,
 )
 from keras_tdplus._formulas._base import FORMULAS
+
+# Keras layer classes whose weights come from code, not from their config:
+# no formula can count them; `allow_build=True` counts them by building a copy.
+NO_FORMULA = {
+    "Layer": "the base class: its weights are whatever a subclass's build() makes",
+    "Wrapper": "the base class of wrappers: its weights are whatever a subclass's build() makes",
+    "Lambda": "it runs a Python function, whose weights are not in its config",
+    "FlaxLayer": "it wraps a Flax module, whose parameters are not in its config",
+    "JaxLayer": "it wraps JAX functions, whose parameters are not in its config",
+    "TorchModuleWrapper": "it wraps a torch module, whose parameters are not in its config",
+    "TFSMLayer": "it loads a TensorFlow SavedModel, whose variables are not in its config",
+}
 
 
 def formula_for(class_name):

@@ -7,6 +7,7 @@ nested in it, with the caller's options; only wrappers need it. `@register`
 files a formula under the Keras class names it covers.
 """
 
+import dataclasses
 import re
 
 from keras_tdplus._param_results import ParamExplanation, WeightSpec
@@ -183,3 +184,26 @@ def inside(wrapper, count, inner, shape):
         return count(inner, shape)
     except SequenceShapeError as error:
         raise inside_error(wrapper, error) from None
+
+
+def combine(layer, signature, parts, prefixes=None):
+    """One explanation for `layer` from the explanations of the layers it holds.
+
+    Each part keeps its variables' own trainable flags; a weight is filed
+    under its part's prefix (the inner layer's name unless `prefixes` says).
+    """
+    if len(parts) == 1:
+        formula, substituted = parts[0].formula, parts[0].substituted
+    else:
+        formula = " + ".join(f"({p.formula})" for p in parts) or "0"
+        substituted = " + ".join(f"({p.substituted})" for p in parts) or "0"
+    prefixes = prefixes or [p.layer_name for p in parts]
+    weights = tuple(
+        dataclasses.replace(w, name=f"{prefix}/{w.name}")
+        for prefix, part in zip(prefixes, parts, strict=True)
+        for w in part.weights
+    )
+    variables = {name: value for part in parts for name, value in part.variables.items()}
+    return ParamExplanation(
+        type(layer).__name__, layer.name, signature, variables, formula, substituted, weights
+    )

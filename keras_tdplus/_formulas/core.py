@@ -1,4 +1,4 @@
-"""Formulas of the core layers: Dense, EinsumDense, Embedding, and the layers without weights."""
+"""Formulas of the core layers: Dense, EinsumDense, Embedding, ReversibleEmbedding, PReLU."""
 
 import re
 
@@ -27,12 +27,36 @@ def _time_distributed_dense(layer, shape, count):
     return _dense(layer, shape, count)
 
 
-@register("Embedding")
+@register("Embedding", "ReversibleEmbedding")
 def _embedding(layer, shape, count):
     values = {"input_dim": layer.input_dim, "output_dim": layer.output_dim}
-    signature = f"Embedding(input_dim={layer.input_dim}, output_dim={layer.output_dim})"
+    name = type(layer).__name__
+    signature = f"{name}(input_dim={layer.input_dim}, output_dim={layer.output_dim}"
     weights = [("embeddings", (layer.input_dim, layer.output_dim), True)]
-    return leaf(layer, signature, "{input_dim} * {output_dim}", values, (), weights)
+    template = "{input_dim} * {output_dim}"
+    if name == "ReversibleEmbedding" and not layer.tie_weights:
+        weights.append(("reverse_embeddings", (layer.output_dim, layer.input_dim), True))
+        template = "2 * " + template
+        signature += ", tie_weights=False"
+    return leaf(layer, signature + ")", template, values, (), weights)
+
+
+@register("PReLU")
+def _prelu(layer, shape, count):
+    require_rank(layer, shape, min_rank=2, expected="(batch, ...)")
+    shared = set(layer.shared_axes or ())
+    alpha = tuple(1 if axis in shared else shape[axis] for axis in range(1, len(shape)))
+    if None in alpha:
+        raise ValueError(
+            f"Layer '{layer.name}' (PReLU) needs known sizes on every axis it does not share "
+            f"to count its `alpha`. Received: input_shape={format_shape(shape)}, "
+            f"shared_axes={layer.shared_axes}. Fix: pass shared_axes for the unknown axes"
+        )
+    names = [f"d{axis}" for axis in range(1, len(shape)) if axis not in shared]
+    values = {name: shape[int(name[1:])] for name in names}
+    template = " * ".join(f"{{{n}}}" for n in names) or "1"
+    signature = "PReLU" + (f"(shared_axes={list(layer.shared_axes)})" if shared else "")
+    return leaf(layer, signature, template, values, tuple(names), [("alpha", alpha, True)])
 
 
 @register("EinsumDense")

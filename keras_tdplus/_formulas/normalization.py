@@ -1,8 +1,8 @@
-"""Formulas of the normalization layers."""
+"""Formulas of the normalization layers: Batch, Layer, Group, RMS and Spectral normalization."""
 
 import math
 
-from keras_tdplus._formulas._base import known, leaf, register
+from keras_tdplus._formulas._base import combine, inside, known, leaf, register, require_rank
 from keras_tdplus._time_axis import format_shape
 
 
@@ -60,3 +60,59 @@ def _batch_normalization(layer, shape, count):
     signature = "BatchNormalization" + (f"({', '.join(options)})" if options else "")
     values = {"features": weight_shape[0]}
     return leaf(layer, signature, template, values, ("features",), weights)
+
+
+@register("GroupNormalization")
+def _group_normalization(layer, shape, count):
+    require_rank(layer, shape, min_rank=2, expected="(batch, ..., channels)")
+    (channels,) = _axes_shape(layer, shape, [layer.axis])
+    groups = channels if layer.groups == -1 else layer.groups
+    if channels % groups:
+        raise ValueError(
+            f"Layer '{layer.name}' (GroupNormalization) needs channels divisible by `groups`. "
+            f"Received: groups={groups}, channels={channels}, input_shape={format_shape(shape)}"
+        )
+    weights = []
+    if layer.scale:
+        weights.append(("gamma", (channels,), True))
+    if layer.center:
+        weights.append(("beta", (channels,), True))
+    template = {0: "0", 1: "{channels}", 2: "2 * {channels}"}[len(weights)]
+    signature = f"GroupNormalization(groups={layer.groups})"
+    values = {"channels": channels}
+    return leaf(layer, signature, template, values, ("channels",), weights)
+
+
+@register("RMSNormalization")
+def _rms_normalization(layer, shape, count):
+    axes = sorted(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    weight_shape = _axes_shape(layer, shape, axes)
+    values = {"features": math.prod(weight_shape)}
+    weights = [("scale", weight_shape, True)]
+    return leaf(layer, "RMSNormalization", "{features}", values, ("features",), weights)
+
+
+@register("SpectralNormalization")
+def _spectral_normalization(layer, shape, count):
+    inner = inside(layer, count, layer.layer, shape)
+    kernel = next(
+        (w for w in inner.weights if w.name in ("kernel", "embeddings")),
+        None,
+    )
+    if kernel is None:
+        raise ValueError(
+            f"Layer '{layer.name}' (SpectralNormalization) wraps '{layer.layer.name}' "
+            f"({type(layer.layer).__name__}), which has no `kernel` nor `embeddings`. "
+            "Expected: a layer with a kernel, such as Dense or Conv2D"
+        )
+    outputs = kernel.shape[-1]
+    vector = leaf(
+        layer,
+        "vector_u",
+        "{outputs}",
+        {"outputs": outputs},
+        (),
+        [("vector_u", (1, outputs), False)],
+    )
+    signature = f"SpectralNormalization({inner.signature})"
+    return combine(layer, signature, [inner, vector], prefixes=[layer.layer.name, layer.name])

@@ -1,6 +1,13 @@
-"""Layers without weights: activations, dropout, reshaping, pooling, padding, merging."""
+"""Layers without weights: activations, dropout, reshaping, pooling, padding, merging.
 
-from keras_tdplus._formulas._base import register, zero
+Also the preprocessing layers without Keras weights: the random augmentations
+hold only a seed (not a weight), and the lookup and hashing layers keep their
+vocabularies in TensorFlow lookup tables, which `count_params` never counts.
+"""
+
+import dataclasses
+
+from keras_tdplus._formulas._base import leaf, register, zero
 
 WEIGHTLESS = (
     "InputLayer",
@@ -44,6 +51,69 @@ WEIGHTLESS = (
     "Maximum",
     "Minimum",
     "Concatenate",
+    "ZeroPadding3D",
+    "Cropping3D",
+    "UpSampling3D",
+    "MaxPooling3D",
+    "AveragePooling3D",
+    "GlobalMaxPooling3D",
+    "GlobalAveragePooling3D",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
+    "Dot",
+    "UnitNormalization",
+    # Preprocessing.
+    "Rescaling",
+    "Resizing",
+    "CenterCrop",
+    "CategoryEncoding",
+    "Discretization",
+    "Hashing",
+    "HashedCrossing",
+    "IntegerLookup",
+    "StringLookup",
+    "TextVectorization",
+    "MelSpectrogram",
+    "MaxNumBoundingBoxes",
+    "AutoContrast",
+    "Equalization",
+    "ContrastLimitedAdaptiveHistogramEqualization",
+    "Solarization",
+    "AugMix",
+    "CutMix",
+    "MixUp",
+    "RandAugment",
+    "RandomBrightness",
+    "RandomColorDegeneration",
+    "RandomColorJitter",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomElasticTransform",
+    "RandomErasing",
+    "RandomFlip",
+    "RandomGaussianBlur",
+    "RandomGrayscale",
+    "RandomHue",
+    "RandomInvert",
+    "RandomPerspective",
+    "RandomPosterization",
+    "RandomRotation",
+    "RandomSaturation",
+    "RandomSharpness",
+    "RandomShear",
+    "RandomTranslation",
+    "RandomZoom",
 )
 
 register(*WEIGHTLESS)(zero)
+
+
+@register("OpNode")
+def _op_node(layer, shape, count):
+    """A `keras.ops` call in a Functional model (see `_rebuild.OpNode`): no weights."""
+    explanation = leaf(layer, f"{layer.op_name} (keras.ops call)", "0", {}, (), [])
+    return dataclasses.replace(explanation, class_name=layer.op_name)

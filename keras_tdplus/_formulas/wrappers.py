@@ -1,8 +1,9 @@
-"""Formulas of the wrappers: TimeDistributed and Bidirectional count their inner layers."""
+"""Formulas of the wrappers: TimeDistributed, Bidirectional, Pipeline count their inner layers."""
 
 import dataclasses
 
 from keras_tdplus._formulas._base import (
+    combine,
     inside,
     inside_error,
     raise_step_rank,
@@ -61,3 +62,13 @@ def _bidirectional(layer, shape, count):
     return ParamExplanation(
         "Bidirectional", layer.name, signature, variables, formula, substituted, weights
     )
+
+
+@register("Pipeline")
+def _pipeline(layer, shape, count):
+    parts = []
+    for inner in layer.layers:
+        parts.append(inside(layer, count, inner, shape))
+        shape = tuple(inner.compute_output_shape(shape))
+    signature = f"Pipeline([{', '.join(p.signature for p in parts)}])"
+    return combine(layer, signature, parts)
