@@ -280,6 +280,12 @@ tdp.explain_params(layers.Bidirectional(layers.LSTM(5)), (None, 1))
 # --8<-- [end:error_params_inside_bidirectional]
 
 keras.backend.clear_session()
+# --8<-- [start:error_params_last_step]
+forgetful = keras.Sequential([layers.LSTM(5), tdp.TimeDistributedDense(1)])
+tdp.param_table(forgetful, input_shape=(None, 5, 1))
+# --8<-- [end:error_params_last_step]
+
+keras.backend.clear_session()
 # --8<-- [start:save_models]
 import json
 import zipfile
