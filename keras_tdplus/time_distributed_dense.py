@@ -32,22 +32,15 @@ class TimeDistributedDense(layers.Dense):
 
     Args:
         units: Positive integer, size of the output's last axis.
-        activation: Activation function to use. If `None`, none is applied.
-        use_bias: Whether the layer adds a bias vector.
-        kernel_initializer: Initializer for the `kernel` weights matrix.
-        bias_initializer: Initializer for the bias vector.
-        kernel_regularizer: Regularizer applied to the `kernel`.
-        bias_regularizer: Regularizer applied to the bias vector.
-        activity_regularizer: Regularizer applied to the output.
-        kernel_constraint: Constraint applied to the `kernel`.
-        bias_constraint: Constraint applied to the bias vector.
-        lora_rank: Optional integer; if set, the kernel is frozen and a
-            trainable low-rank delta of this rank is added to it (LoRA).
-        lora_alpha: Optional integer scaling the LoRA delta by
-            `lora_alpha / lora_rank`; defaults to `lora_rank`.
-        quantization_config: Optional `keras.quantizers.QuantizationConfig`,
-            as for `Dense`.
-        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+        **kwargs: Every other argument of `keras.layers.Dense`, with the same
+            meaning: `activation`, `use_bias`, `kernel_initializer`,
+            `bias_initializer`, `kernel_regularizer`, `bias_regularizer`,
+            `activity_regularizer`, `kernel_constraint`, `bias_constraint`,
+            `lora_rank` (if set, the kernel is frozen and a trainable low-rank
+            delta of this rank is added to it), `lora_alpha` (scales the LoRA
+            delta by `lora_alpha / lora_rank`; defaults to `lora_rank`) and
+            `quantization_config`; and the base layer keyword arguments, such
+            as `name` and `dtype`.
 
     Call arguments:
         inputs: A tensor of shape `(batch, time, ..., features)`, rank >= 3.
