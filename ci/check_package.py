@@ -39,7 +39,8 @@ def main(work):
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
     (wheel,) = glob.glob(str(dist / "*.whl"))
     constraints = ["-c", REPO / "ci" / "constraints.txt"]
-    run(python, "-m", "pip", "install", "-q", *constraints, f"{wheel}[jax]", "pytest")
+    # The dev and plot extras bring what the sdist's tests and their conftest import.
+    run(python, "-m", "pip", "install", "-q", *constraints, f"{wheel}[jax,dev,plot]")
 
     home = work / "home"
     home.mkdir()
