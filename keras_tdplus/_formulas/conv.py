@@ -24,8 +24,7 @@ def _conv(layer, shape, count):
     if layer.use_bias:
         weights.append(("bias", (filters,), True))
         template += " + {filters}"
-    kernel_size = layer.kernel_size[0] if rank == 1 else tuple(layer.kernel_size)
-    signature = f"{type(layer).__name__}(filters={filters}, kernel_size={kernel_size}"
+    signature = _kernel_signature(layer, f"filters={filters}, ")
     signature += (f", groups={groups}" if groups > 1 else "") + no_bias(layer) + ")"
     return leaf(layer, signature, template, values, ("channels",), weights)
 
