@@ -2,6 +2,7 @@
 
 import types
 
+import keras
 import numpy as np
 import pytest
 
@@ -87,6 +88,7 @@ def test_totals_are_the_articles():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("echo_trained")  # one worker trains the fixture's four runs
 @pytest.mark.parametrize("name", echo.EXPERIMENTS)
 def test_each_experiment_learns_the_echo(trained, name):
     result = trained[name]
@@ -99,6 +101,7 @@ def test_each_experiment_learns_the_echo(trained, name):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("echo_trained")
 def test_one_decimal_echo_of_many_to_many_is_fragile_and_measured(trained, record_property):
     """many_to_many lands within 0.1 of every target, but not always within 0.05.
 
@@ -125,17 +128,56 @@ def test_same_seed_same_predictions_whatever_ran_before():
 
 
 # one_to_one trains on a batch of five samples (the per-epoch fit shuffles them),
-# the others on one sample; the tdplus variant runs our layer in the compiled loop.
-@pytest.mark.parametrize("name", ["one_to_one", "many_to_many_tdplus"])
-def test_one_repeated_batch_fit_trains_like_one_fit_per_epoch(name):
-    """The default run (one `fit` over the batch repeated per epoch) is the plain
-    epoch-by-epoch `fit` made faster: same seed, same updates, same losses."""
-    plain = echo.run(name, seed=0, epochs=30, per_epoch=True)
-    fast = echo.run(name, seed=0, epochs=30)
-    assert len(plain.loss_history) == len(fast.loss_history) == 30
+# the others on one sample; the tdplus variant runs our layer in the fast loop.
+# On torch the fast run is keras_tdplus._echo_torch's loop, on the others one
+# `fit` over the repeated batch.
+@pytest.mark.parametrize("name", echo.EXPERIMENTS)
+def test_the_fast_run_trains_like_one_fit_per_epoch(name):
+    """The default run is the plain epoch-by-epoch `fit` made faster: same seed,
+    same updates, same losses."""
+    plain = echo.run(name, seed=0, epochs=50, per_epoch=True)
+    fast = echo.run(name, seed=0, epochs=50)
+    assert len(plain.loss_history) == len(fast.loss_history) == 50
     assert plain.loss_history[-1] < plain.loss_history[0]
     np.testing.assert_allclose(fast.loss_history, plain.loss_history, rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(fast.predictions, plain.predictions, rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_the_fast_run_of_a_whole_budget_ends_where_fit_per_epoch_ends():
+    """Seed 0, all 500 epochs of many_to_one: final loss and predictions agree."""
+    plain = echo.run("many_to_one", seed=0, per_epoch=True)
+    fast = echo.run("many_to_one", seed=0)
+    assert len(fast.loss_history) == 500
+    np.testing.assert_allclose(fast.final_loss, plain.final_loss, rtol=1e-3, atol=1e-9)
+    np.testing.assert_allclose(fast.predictions, plain.predictions, rtol=0, atol=1e-5)
+
+
+@pytest.mark.backend("torch")
+def test_every_experiment_takes_the_torch_loop():
+    from keras_tdplus import _echo_torch
+
+    for name in echo.EXPERIMENTS:
+        assert _echo_torch.supports(echo.get_experiment(name).build_model()), name
+
+
+@pytest.mark.backend("torch")
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda lstm, head: setattr(lstm.cell, "dropout", 0.1),
+        lambda lstm, head: setattr(lstm, "go_backwards", True),
+        lambda lstm, head: setattr(head, "activation", keras.activations.relu),
+        lambda lstm, head: setattr(head, "use_bias", False),
+    ],
+    ids=["dropout", "go_backwards", "relu_head", "no_bias"],
+)
+def test_a_model_the_torch_loop_does_not_reproduce_trains_with_fit(change):
+    from keras_tdplus import _echo_torch
+
+    model = echo.get_experiment("many_to_one").build_model()
+    change(*model.layers)
+    assert not _echo_torch.supports(model)
 
 
 def test_verbose_run_trains_epoch_by_epoch_and_prints_each(capsys):
