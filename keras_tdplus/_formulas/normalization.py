@@ -2,6 +2,8 @@
 
 import math
 
+import keras
+
 from keras_tdplus._formulas._base import combine, inside, known, leaf, register, require_rank
 from keras_tdplus._time_axis import format_shape
 
@@ -18,9 +20,17 @@ def _axes_shape(layer, shape, axes):
     return tuple(shape[axis] for axis in axes)
 
 
+# Since keras 3.14, LayerNormalization sorts a list `axis` before it shapes its
+# weights; before, the weights follow the axes in the order given.
+_SORTS_AXES = tuple(int(part) for part in keras.__version__.split(".")[:2]) >= (3, 14)
+
+
 @register("LayerNormalization")
 def _layer_normalization(layer, shape, count):
-    axes = sorted(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if isinstance(layer.axis, (list, tuple)):
+        axes = sorted(layer.axis) if _SORTS_AXES else list(layer.axis)
+    else:
+        axes = [layer.axis]
     weight_shape = _axes_shape(layer, shape, axes)
     weights = []
     if layer.scale or layer.rms_scaling:
@@ -47,15 +57,21 @@ def _batch_normalization(layer, shape, count):
     if layer.center:
         weights.append(("beta", weight_shape, True))
     moving = ["moving_mean", "moving_variance"]
-    if layer.renorm:
+    # `renorm` came in keras 3.14; older BatchNormalization layers have no such attribute.
+    renorm = getattr(layer, "renorm", False)
+    if renorm:
         moving += ["moving_stddev", "renorm_mean", "renorm_stddev"]
     weights += [(name, weight_shape, False) for name in moving]
     learned = {0: "", 1: "{features} + ", 2: "2 * {features} + "}[len(weights) - len(moving)]
     template = f"{learned}{len(moving)} * {{features}}"
     options = [
-        f"{name}={getattr(layer, name)}"
-        for name, default in (("center", True), ("scale", True), ("renorm", False))
-        if getattr(layer, name) != default
+        f"{name}={value}"
+        for name, value, default in (
+            ("center", layer.center, True),
+            ("scale", layer.scale, True),
+            ("renorm", renorm, False),
+        )
+        if value != default
     ]
     signature = "BatchNormalization" + (f"({', '.join(options)})" if options else "")
     values = {"features": weight_shape[0]}
