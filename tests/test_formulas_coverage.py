@@ -14,6 +14,13 @@ from keras import layers
 from keras_tdplus._formulas import NO_FORMULA, covered_classes
 from keras_tdplus.params import count_params, explain_params
 
+# A layer's weights and their shapes are the same on every backend, and the
+# calculator reads configs, never tensors: the whole of keras.layers is checked
+# once, in the jax env. The layers only TensorFlow can build are checked in the
+# tensorflow env (their own marker wins), and tests/test_formulas_families.py
+# compares drawn layers with Keras' count on every backend.
+pytestmark = pytest.mark.backend("jax")
+
 
 def _exported_classes():
     """Keras' exported layer classes by their own name (aliases folded)."""

@@ -26,7 +26,8 @@ TIMEOUT_S = 120
 # float32 rounding, measured below 1e-7 relative.
 LOSS_RTOL = 1e-5
 
-pytestmark = pytest.mark.multiprocess
+# Each test starts two processes; one xdist worker runs them all, one at a time.
+pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("multiprocess")]
 
 
 class WorkerFailed(AssertionError):

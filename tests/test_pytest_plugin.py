@@ -17,6 +17,10 @@ import pytest
 
 from keras_tdplus_pytest import _print_summary, _Recorder, _without_our_option, parse_backends
 
+# The plugin starts each backend in its own pytest process, so these tests run
+# in one env (jax); the two-backend run is in `tox -e cross-backend`.
+pytestmark = pytest.mark.backend("jax")
+
 USER_TESTS = """
     import os
 
