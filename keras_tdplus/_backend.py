@@ -151,7 +151,8 @@ def choose_for_cli():
         when the user's own configuration decides (or Keras is already loaded).
 
     Raises:
-        ImportError: no backend is installed at all.
+        ImportError: no backend is installed at all, or the one `KERAS_BACKEND`
+            or `keras.json` names is not.
     """
     if "keras" in sys.modules:
         return None
@@ -161,6 +162,8 @@ def choose_for_cli():
         atexit.register(shutil.rmtree, home, ignore_errors=True)
         os.environ["KERAS_HOME"] = home
     if source is not None:
+        if backend in BACKENDS and backend not in installed():
+            raise ImportError(missing_backend_message(backend, source))
         return None
     available = installed()
     if not available:

@@ -113,6 +113,21 @@ def test_import_under_a_missing_backend_names_keras_backend_and_the_installed_on
     assert not (tmp_path / ".keras").exists()
 
 
+@pytest.mark.skipif(not MISSING, reason="every backend is installed in this env")
+@pytest.mark.parametrize("command", [["echo", "--epochs", "0"], ["params", "LSTM", "--units", "5"]])
+def test_command_line_under_a_missing_backend_says_so_in_one_line(tmp_path, command):
+    done = _run(tmp_path, ["-m", "keras_tdplus", *command], backend=MISSING[0])
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        f"keras_tdplus: Keras cannot load its backend '{MISSING[0]}' (set by KERAS_BACKEND="
+    )
+    assert line.endswith(f"or install this one: pip install 'keras-tdplus[{MISSING[0]}]'")
+    assert f"KERAS_BACKEND={INSTALLED[0]}" in line
+    assert not (tmp_path / ".keras").exists()
+
+
 @pytest.mark.backend("jax", "torch")
 @pytest.mark.skipif("tensorflow" in INSTALLED, reason="Keras' default backend is installed")
 def test_import_with_nothing_configured_says_keras_defaults_to_tensorflow(tmp_path):
