@@ -291,8 +291,9 @@ def run(name, *, seed=0, epochs=None, verbose=0, weights=None, before_fit=None, 
             initialisation (as from `model.get_weights()`).
         before_fit: Optional callable given the model before training.
         per_epoch: `True` trains with one `fit` epoch per epoch, the plain
-            way; `False` with the single repeated-batch `fit`; `None` (the
-            default) picks `True` only when `verbose` is non-zero.
+            way; `False` with the fast run (the single repeated-batch `fit`,
+            or on torch the loop of torch operations); `None` (the default)
+            picks `True` only when `verbose` is non-zero.
 
     Returns:
         An `EchoResult`.
