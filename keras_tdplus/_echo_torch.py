@@ -13,11 +13,13 @@ squared error with its `sum_over_batch_size` reduction; the gradients come
 from torch's autograd, as in Keras' torch `train_step`; and the update is the
 model's own compiled optimizer, `model.optimizer.apply`. tests/test_echo.py
 checks it against Keras' `fit`, one epoch at a time, on every experiment.
+
+torch is imported inside `train`, so the module imports (and its docstrings
+are collected) on any backend.
 """
 
 import keras
 import numpy as np
-import torch
 from keras import layers
 
 from keras_tdplus.time_distributed_dense import TimeDistributedDense
@@ -75,6 +77,8 @@ def train(model, x, y, steps):
     Each loss is the one Keras' `fit` reports for that step: the loss on the
     batch before the step's update.
     """
+    import torch
+
     lstm, head = model.layers
     cell = lstm.cell
     dense = _dense_of(head)
