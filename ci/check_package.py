@@ -62,7 +62,19 @@ def main(work):
     (source,) = (work / "sdist").iterdir()
     env.update(KERAS_BACKEND="jax", TDPLUS_EXPECT_BACKEND="jax")
     tests = ["tests/test_benchmark.py", "tests/test_readme.py", "tests/test_packaging.py"]
-    run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, env=env, cwd=source)
+    run(
+        python,
+        "-m",
+        "pytest",
+        "-q",
+        "-n",
+        "auto",
+        "-p",
+        "no:cacheprovider",
+        *tests,
+        env=env,
+        cwd=source,
+    )
     print("check_package: OK")
 
 
