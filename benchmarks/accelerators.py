@@ -20,6 +20,7 @@ TensorFlow's logical CPUs, or two PyTorch processes over gloo.
 """
 
 import argparse
+import datetime
 import queue
 import socket
 import statistics
@@ -118,6 +119,7 @@ def _torch_worker(rank, devices, address, batch, steps, repeats, results):
         init_method=f"tcp://{address}",
         world_size=len(devices),
         rank=rank,
+        timeout=datetime.timedelta(seconds=120),  # a lost peer fails the run, not hangs it
     )
     x, y = (
         torch.from_numpy(a[rank * batch : (rank + 1) * batch]).to(device)

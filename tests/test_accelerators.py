@@ -51,6 +51,7 @@ def test_without_accelerators_it_says_so_and_exits_0():
 
 
 @pytest.mark.multiprocess
+@pytest.mark.xdist_group("multiprocess")  # its free port must not race test_multiprocess's
 def test_data_parallel_part_runs_on_the_cpu():
     code, stdout, stderr = _run(
         "--cpu", "--timesteps", "3", "--repeats", "1", "--batch", "2", "--skip-benchmark"
