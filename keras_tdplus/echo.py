@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from keras_tdplus import _echo_torch
 from keras_tdplus.time_distributed_dense import TimeDistributedDense
 
 LENGTH = 5
@@ -244,12 +245,6 @@ def _one_thread_on_torch():
         torch.set_num_threads(threads)
 
 
-def _torch_loop_supports(model):
-    from keras_tdplus import _echo_torch
-
-    return _echo_torch.supports(model)
-
-
 def summary_text(model):
     """The text `model.summary()` prints.
 
@@ -347,9 +342,7 @@ def run(name, *, seed=0, epochs=None, verbose=0, weights=None, before_fit=None, 
                 x, y, epochs=epochs, batch_size=experiment.batch_size, verbose=verbose
             )
             loss_history = history.history["loss"]
-        elif keras.config.backend() == "torch" and _torch_loop_supports(model):
-            from keras_tdplus import _echo_torch
-
+        elif keras.config.backend() == "torch" and _echo_torch.supports(model):
             loss_history = _echo_torch.train(model, x, y, epochs)
         else:
             # Each batch is the whole of X (batch_size == len(X)), so the repeated
