@@ -22,7 +22,6 @@ TensorFlow's logical CPUs, or two PyTorch processes over gloo.
 import argparse
 import datetime
 import queue
-import socket
 import statistics
 import sys
 import time
@@ -34,6 +33,8 @@ import time_distributed  # benchmarks/time_distributed.py: this file's folder is
 import keras_tdplus
 
 FEATURES, UNITS = time_distributed.FEATURES, time_distributed.UNITS
+_TORCH_TIMEOUT = datetime.timedelta(seconds=120)  # DDP rendezvous and each collective
+_TORCH_WORKERS_DEADLINE_S = 240  # a DDP run, from the spawn to the last exit
 
 
 def accelerators(cpu=False):
@@ -106,21 +107,12 @@ def step_time_tensorflow(devices, batch, steps, repeats):
     return median_step(model, x, y, repeats)
 
 
-def _torch_worker(rank, devices, address, batch, steps, repeats, results):
-    """One DDP process: trains on its own `batch` sequences; rank 0 reports the step time."""
+def _torch_step_times(rank, devices, batch, steps, repeats):
+    """Trains a DDP model on this rank's `batch` sequences; the timed steady steps."""
     import torch
     import torch.distributed as dist
 
     device = devices[rank]
-    if device.startswith("cuda"):
-        torch.cuda.set_device(device)  # Keras' "cuda" is then this GPU
-    dist.init_process_group(
-        "nccl" if device.startswith("cuda") else "gloo",
-        init_method=f"tcp://{address}",
-        world_size=len(devices),
-        rank=rank,
-        timeout=datetime.timedelta(seconds=120),  # a lost peer fails the run, not hangs it
-    )
     x, y = (
         torch.from_numpy(a[rank * batch : (rank + 1) * batch]).to(device)
         for a in data(batch * len(devices), steps)
@@ -142,27 +134,56 @@ def _torch_worker(rank, devices, address, batch, steps, repeats, results):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
+    return times
+
+
+def _torch_worker(rank, devices, port, batch, steps, repeats, results):
+    """One DDP process: trains on its own `batch` sequences; rank 0 reports the step time."""
+    import torch
+    import torch.distributed as dist
+
+    device = devices[rank]
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)  # Keras' "cuda" is then this GPU
+    # The store's server lives in the parent (step_time_torch), which holds its port.
+    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=_TORCH_TIMEOUT)
+    dist.init_process_group(
+        "nccl" if device.startswith("cuda") else "gloo",
+        store=store,
+        world_size=len(devices),
+        rank=rank,
+        timeout=_TORCH_TIMEOUT,  # a lost peer fails the run, not hangs it
+    )
+    # The DDP model lives only in _torch_step_times: a Reducer that outlives its process
+    # group can block this process's exit (every other run hung so on gloo, torch 2.13).
+    times = _torch_step_times(rank, devices, batch, steps, repeats)
     if rank == 0:
         results.put(statistics.median(times))
     dist.destroy_process_group()
 
 
 def step_time_torch(devices, batch, steps, repeats):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    import torch.distributed as dist
+
+    # The rendezvous server takes a free port and keeps it: no port is freed and then raced.
+    server = dist.TCPStore(
+        "127.0.0.1", 0, is_master=True, wait_for_workers=False, timeout=_TORCH_TIMEOUT
+    )
+    args = (devices, server.port, batch, steps, repeats)
     if len(devices) == 1:  # no process to start: this one is rank 0 of 1
         results = queue.SimpleQueue()
-        _torch_worker(0, devices, address, batch, steps, repeats, results)
+        _torch_worker(0, *args, results)
         return results.get()
     import torch.multiprocessing as mp
 
     results = mp.get_context("spawn").SimpleQueue()
-    mp.spawn(
-        _torch_worker,
-        args=(devices, address, batch, steps, repeats, results),
-        nprocs=len(devices),
-    )
+    workers = mp.spawn(_torch_worker, args=(*args, results), nprocs=len(devices), join=False)
+    deadline = time.monotonic() + _TORCH_WORKERS_DEADLINE_S
+    while not workers.join(timeout=1):  # raises if a worker failed
+        if time.monotonic() > deadline:
+            for process in workers.processes:
+                process.kill()
+            raise TimeoutError(f"the DDP workers did not finish in {_TORCH_WORKERS_DEADLINE_S} s")
     return results.get()
 
 

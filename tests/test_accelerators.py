@@ -6,6 +6,7 @@ its own (on PyTorch it spawns its DDP processes from there).
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +15,29 @@ import keras
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "accelerators.py"
+TIMEOUT_S = 300
 
 
 def _run(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=300
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
-    return done.returncode, done.stdout, done.stderr
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        # SIGABRT makes the script and its DDP workers print where they hang, then die.
+        os.killpg(process.pid, signal.SIGABRT)
+        stdout, stderr = process.communicate(timeout=60)
+        pytest.fail(
+            f"timed out after {TIMEOUT_S} s; where it hung:\n{stdout[-2000:]}\n{stderr[-6000:]}"
+        )
+    return process.returncode, stdout, stderr
 
 
 def _has_accelerator():
@@ -51,7 +67,7 @@ def test_without_accelerators_it_says_so_and_exits_0():
 
 
 @pytest.mark.multiprocess
-@pytest.mark.xdist_group("multiprocess")  # its free port must not race test_multiprocess's
+@pytest.mark.xdist_group("multiprocess")  # two DDP processes: not beside test_multiprocess's
 def test_data_parallel_part_runs_on_the_cpu():
     code, stdout, stderr = _run(
         "--cpu", "--timesteps", "3", "--repeats", "1", "--batch", "2", "--skip-benchmark"
