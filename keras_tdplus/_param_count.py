@@ -250,7 +250,10 @@ def _model_config(source):
             return "Sequential", source
     elif class_name in _MODEL_CLASSES and isinstance(source.get("config"), dict):
         config = dict(source["config"])
-        build_shape = (source.get("build_config") or {}).get("input_shape")
+        # As Keras, which builds a loaded model from its layers and ignores a `build_config`
+        # it does not need, one that is not a dict counts as absent.
+        build_config = source.get("build_config")
+        build_shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
         if class_name == "Sequential" and build_shape and not config.get("build_input_shape"):
             config["build_input_shape"] = build_shape
         if "input_layers" in config:

@@ -275,3 +275,22 @@ def test_a_few_mutations_in_their_own_process(originals, tmp_path, command):
         lines = [line for line in done.stderr.splitlines() if line.startswith("keras-tdplus")]
         assert len(lines) == 1 and "Traceback" not in done.stderr, (name, done.stderr)
         assert peak_kib < 1.5 * 2**20, (name, peak_kib)
+
+
+@pytest.mark.parametrize("build_config", [True, "x", [5, 1], {"input_shape": True}])
+def test_a_junk_top_level_build_config_is_ignored_as_keras_ignores_it(
+    originals, tmp_path, build_config, capsys
+):
+    # Found by the fuzz: `params` raised AttributeError on `"build_config": true`. Keras
+    # loads such a file (the model builds from its layers), so both commands read it too.
+    for index, (original, config) in enumerate(originals):
+        path = tmp_path / f"model{index}.keras"
+        path.write_bytes(original)
+        assert main(["params", str(path)]) == 0
+        expected = capsys.readouterr().out
+        mutated = _mutate_json(config, ("build_config",), build_config)
+        path.write_bytes(_rezip(original, json.dumps(mutated).encode()))
+        assert main(["params", str(path)]) == 0
+        assert capsys.readouterr().out == expected
+        assert main(["check", str(path)]) in (0, 1)
+        assert "unexpected" not in capsys.readouterr().err
