@@ -196,14 +196,23 @@ def _output_shape(layer, shape):
     if known is not None and _is_exact(layer, type(layer).__name__):
         return known(layer, shape)
     try:
-        out = layer.compute_output_shape(shape)
-    except NotImplementedError:
-        tensors = (
-            [keras.KerasTensor(s) for s in shape]
-            if is_shape_list(shape)
-            else keras.KerasTensor(shape)
-        )
-        out = keras.tree.map_structure(lambda t: tuple(t.shape), layer.compute_output_spec(tensors))
+        try:
+            out = layer.compute_output_shape(shape)
+        except NotImplementedError:
+            tensors = (
+                [keras.KerasTensor(s) for s in shape]
+                if is_shape_list(shape)
+                else keras.KerasTensor(shape)
+            )
+            spec = layer.compute_output_spec(tensors)
+            out = keras.tree.map_structure(lambda t: tuple(t.shape), spec)
+    except ValueError:
+        raise
+    except Exception as error:  # Keras indexing the shape with a config value, e.g. axis=7
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) has no output shape on input_shape "
+            f"{_format_output_shape(shape)} with its config: {type(error).__name__}: {error}"
+        ) from None
     return _as_shape(out)
 
 
@@ -429,13 +438,15 @@ def _row(layer_config, shape, allow_build):
     explanation = _explain(layer, shape, allow_build)
     try:
         output = _output_shape(layer, shape)
-    except Exception:
+    except Exception as static_error:
         if not allow_build:
             raise
-        copy = layer.__class__.from_config(layer.get_config())
-        output = _as_shape(
-            keras.tree.map_structure(lambda t: tuple(t.shape), _symbolic_call(copy, shape))
-        )
+        try:
+            copy = layer.__class__.from_config(layer.get_config())
+            built = _symbolic_call(copy, shape)
+        except Exception:
+            raise static_error from None  # it names the layer; a failed build adds nothing
+        output = _as_shape(keras.tree.map_structure(lambda t: tuple(t.shape), built))
     row = ParamRow(layer.name, explanation.class_name, output, _layer_view(layer, explanation))
     return row, explanation, output
 

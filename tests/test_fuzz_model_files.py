@@ -294,3 +294,19 @@ def test_a_junk_top_level_build_config_is_ignored_as_keras_ignores_it(
         assert capsys.readouterr().out == expected
         assert main(["check", str(path)]) in (0, 1)
         assert "unexpected" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("axis", [7, 10**30, 1.5])
+def test_an_axis_keras_cannot_index_with_is_named_in_one_line(originals, tmp_path, axis, capsys):
+    # Found by a sweep of single mutations: `params` let Keras' IndexError through.
+    original, config = originals[1]
+    entry = config["config"]["layers"][2]
+    assert entry["class_name"] == "Concatenate"
+    mutated = _mutate_json(config, ("config", "layers", 2, "config", "axis"), axis)
+    path = tmp_path / "axis.keras"
+    path.write_bytes(_rezip(original, json.dumps(mutated).encode()))
+    for argv in (["params", str(path)], ["params", str(path), "--allow-build"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unexpected" not in err, err
+        assert f"Layer '{entry['name']}' (Concatenate)" in err, err
