@@ -196,16 +196,7 @@ def _output_shape(layer, shape):
     if known is not None and _is_exact(layer, type(layer).__name__):
         return known(layer, shape)
     try:
-        try:
-            out = layer.compute_output_shape(shape)
-        except NotImplementedError:
-            tensors = (
-                [keras.KerasTensor(s) for s in shape]
-                if is_shape_list(shape)
-                else keras.KerasTensor(shape)
-            )
-            spec = layer.compute_output_spec(tensors)
-            out = keras.tree.map_structure(lambda t: tuple(t.shape), spec)
+        return _as_shape(_keras_output_shape(layer, shape))
     except ValueError:
         raise
     except Exception as error:  # Keras indexing the shape with a config value, e.g. axis=7
@@ -213,7 +204,20 @@ def _output_shape(layer, shape):
             f"Layer '{layer.name}' ({type(layer).__name__}) has no output shape on input_shape "
             f"{_format_output_shape(shape)} with its config: {type(error).__name__}: {error}"
         ) from None
-    return _as_shape(out)
+
+
+def _keras_output_shape(layer, shape):
+    try:
+        return layer.compute_output_shape(shape)
+    except NotImplementedError:
+        tensors = (
+            [keras.KerasTensor(s) for s in shape]
+            if is_shape_list(shape)
+            else keras.KerasTensor(shape)
+        )
+        return keras.tree.map_structure(
+            lambda t: tuple(t.shape), layer.compute_output_spec(tensors)
+        )
 
 
 def _as_shape(out):
