@@ -19,14 +19,18 @@ class Visitor:
         """The value an `InputLayer` entry produces."""
         raise NotImplementedError
 
-    def call(self, entry, inputs, multi, node_index):
+    def call(self, entry, inputs, multi, node_index, arguments=None):
         """The output values of one call of the layer in `entry`.
 
         Args:
             entry: The layer's serialized config (`class_name`, `config`, ...).
-            inputs: The input values, in order.
+            inputs: The input values of the call's first argument, in order.
             multi: True when the layer is called on a list of inputs.
             node_index: Which call of the layer this is (0 for the first).
+            arguments: None when only one argument of the call holds tensors;
+                else `{position or keyword: value}` for each argument that does
+                (a list of values for a list of tensors), e.g.
+                `{0: query, "value": value}` for `mha(query, value=value)`.
         """
         raise NotImplementedError
 
@@ -108,13 +112,46 @@ def walk_functional(config, visitor, inputs=()):
                 visitor.no_node_inputs(entry, node)
                 continue
             ins = [values[ref] if ref in values else visitor.missing(entry, ref) for ref in refs]
-            outputs = visitor.call(entry, ins, isinstance(first, (list, tuple)), node_index)
+            resolved = dict(zip(refs, ins, strict=True))
+
+            def value_of(ref, entry=entry, resolved=resolved):
+                if ref in resolved:
+                    return resolved[ref]
+                return values[ref] if ref in values else visitor.missing(entry, ref)
+
+            arguments = _argument_values(node, value_of)
+            outputs = visitor.call(
+                entry,
+                ins,
+                isinstance(first, (list, tuple)),
+                node_index,
+                arguments if len(arguments) > 1 else None,
+            )
             for tensor_index, output in enumerate(outputs):
                 values[(name, node_index, tensor_index)] = output
     return [
         values[ref] if ref in values else visitor.missing(None, ref)
         for ref in tensor_refs_of_spec(config.get("output_layers"))
     ]
+
+
+def _argument_values(node, value_of):
+    """`{position or keyword: value}` for each argument of a call node that holds tensors.
+
+    An argument holding several tensors (a list) gets the list of their values.
+    """
+    args, kwargs = node.get("args"), node.get("kwargs")
+    items = list(enumerate(args)) if isinstance(args, (list, tuple)) else []
+    if isinstance(kwargs, dict):
+        items += [(key, value) for key, value in kwargs.items() if isinstance(key, str)]
+    found = {}
+    for key, value in items:
+        refs = keras_tensor_refs(value)
+        if not refs:
+            continue
+        got = [value_of(ref) for ref in refs]
+        found[key] = got if isinstance(value, (list, tuple)) or len(got) > 1 else got[0]
+    return found
 
 
 def layer_entries(config):

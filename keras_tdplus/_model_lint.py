@@ -4,6 +4,7 @@ import contextlib
 
 import keras
 
+from keras_tdplus._call_shapes import argument_shapes, spread
 from keras_tdplus._config_walk import Visitor, entry_name, is_model_config, layer_entries, walk
 from keras_tdplus._lint_report import Finding, ShapeReport
 from keras_tdplus._lint_rules import (
@@ -80,8 +81,12 @@ class _Linter:
         outputs = walk(config, _LintVisitor(self, source, prefix), inputs)
         return [_UNKNOWN if x is None else x for x in outputs]
 
-    def apply(self, entry, source, inputs, multi, prefix):
-        """Checks one call of the layer in `entry`; returns its output tensors."""
+    def apply(self, entry, source, inputs, multi, prefix, arguments=None):
+        """Checks one call of the layer in `entry`; returns its output tensors.
+
+        `arguments` holds the call's tensors by argument when more than one
+        argument holds one (see `Visitor.call`).
+        """
         if is_model_config(entry.get("config")):
             name = prefix + entry_name(entry)
             return self.model(entry["config"], source.nested(entry), inputs, name + "/")
@@ -125,6 +130,12 @@ class _Linter:
                 self.findings.append(problem)
                 return [_UNKNOWN]
         input_shape = [t.shape for t in inputs] if multi else x.shape
+        if arguments and layer.obj is not None:
+            separate = argument_shapes(layer.obj, _argument_tensor_shapes(arguments))
+            if separate is not None:
+                if any(shape is None for shape in separate):
+                    return [_UNKNOWN]
+                input_shape = separate
         shapes = self._output_shapes(layer, input_shape, source.throwaway)
         if shapes is None:
             return [_UNKNOWN]
@@ -145,7 +156,10 @@ class _Linter:
             return None
         try:
             try:
-                output = layer.obj.compute_output_shape(input_shape)
+                if spread(layer.obj, input_shape):
+                    output = layer.obj.compute_output_shape(*input_shape)
+                else:
+                    output = layer.obj.compute_output_shape(input_shape)
             except NotImplementedError:
                 output = keras.tree.map_structure(
                     lambda t: t.shape, _output_spec(layer.obj, input_shape, throwaway)
@@ -181,12 +195,21 @@ class _Linter:
 def _output_spec(obj, input_shape, throwaway):
     """`obj`'s symbolic output; an unbuilt throwaway layer is built with no weight allocated."""
     spec = keras.tree.map_shape_structure(keras.KerasTensor, input_shape)
+    args = spec if spread(obj, input_shape) else [spec]
     if obj.built or not throwaway:
-        return obj.compute_output_spec(spec)
+        return obj.compute_output_spec(*args)
     # The variables stay uninitialized: their values, which could take gigabytes,
     # are never allocated.
     with keras.StatelessScope(initialize_variables=False):
-        return obj(spec)
+        return obj(*args)
+
+
+def _argument_tensor_shapes(arguments):
+    """`{argument: shape}` from the walk's `{argument: tensor or list of tensors}`."""
+    return {
+        key: [t.shape for t in value] if isinstance(value, list) else value.shape
+        for key, value in arguments.items()
+    }
 
 
 def _not_rebuilt_finding(layer):
@@ -227,8 +250,8 @@ class _LintVisitor(Visitor):
             raise _NoInputShape(self.prefix.rstrip("/"))
         return None
 
-    def call(self, entry, inputs, multi, node_index):
-        return self.linter.apply(entry, self.source, inputs, multi, self.prefix)
+    def call(self, entry, inputs, multi, node_index, arguments=None):
+        return self.linter.apply(entry, self.source, inputs, multi, self.prefix, arguments)
 
     def missing(self, entry, ref):
         if entry is None:

@@ -8,6 +8,7 @@ import os
 import keras
 from keras import layers
 
+from keras_tdplus._call_shapes import argument_shapes, spread
 from keras_tdplus._config_walk import (
     Visitor,
     entry_name,
@@ -207,6 +208,8 @@ def _output_shape(layer, shape):
 
 
 def _keras_output_shape(layer, shape):
+    if spread(layer, shape):
+        return layer.compute_output_shape(*shape)
     try:
         return layer.compute_output_shape(shape)
     except NotImplementedError:
@@ -359,10 +362,14 @@ class _TableVisitor(Visitor):
     def no_input(self, entry):
         return None
 
-    def call(self, entry, inputs, multi, node_index):
+    def call(self, entry, inputs, multi, node_index, arguments=None):
         if not inputs:
             return [None]
         shape = list(inputs) if multi else inputs[0]
+        if arguments and entry.get("class_name") not in _MODEL_CLASSES:
+            shapes = argument_shapes(rebuild_layer(entry), arguments)
+            if shapes is not None:
+                shape, multi = shapes, True
         if node_index == 0:
             try:
                 row, variables, output = _row(entry, shape, self.allow_build)
@@ -462,6 +469,8 @@ def _symbolic_call(layer, shape):
     )
     # Left uninitialized, a variable has a shape but no value, which could take gigabytes.
     with keras.StatelessScope(initialize_variables=False):
+        if spread(layer, shape):
+            return layer(*inputs)  # query, value, key of an attention layer
         return layer(inputs)
 
 

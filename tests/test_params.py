@@ -721,6 +721,49 @@ def test_functional_model_and_its_configs():
     assert "│ shared (Dense)          │ multiple     │ 4 * 4 + 4 " in str(table)
 
 
+def _attention_calls():
+    """Functional calls of layers that take query, value and key as separate arguments."""
+    query, value, key = keras.Input((4, 8)), keras.Input((6, 16)), keras.Input((6, 12))
+    image, memory = keras.Input((3, 4, 8)), keras.Input((3, 5, 16))
+    states = [keras.Input((7,)), keras.Input((7,))]
+    mask = keras.Input((4, 6), dtype="bool")
+    calls = {
+        "value positional": lambda: layers.MultiHeadAttention(2, 3)(query, value),
+        "value keyword": lambda: layers.MultiHeadAttention(2, 3)(query, value=value),
+        "key positional": lambda: layers.MultiHeadAttention(2, 3)(query, value, key),
+        "all keywords": lambda: layers.MultiHeadAttention(2, 3, value_dim=5)(
+            key=key, query=query, value=value
+        ),
+        "self attention": lambda: layers.MultiHeadAttention(2, 3)(query, query),
+        "attention mask": lambda: layers.MultiHeadAttention(2, 3)(
+            query, value, attention_mask=mask
+        ),
+        "attention axes": lambda: layers.MultiHeadAttention(2, 3, attention_axes=(2,))(
+            image, memory
+        ),
+        "grouped": lambda: layers.GroupQueryAttention(2, 4, 2)(query, query, query),
+        # A second tensor argument that is not an input of the count: the initial state.
+        "initial state": lambda: layers.LSTM(7)(value, initial_state=states),
+    }
+    return [query, value, key, image, memory, *states, mask], calls
+
+
+@pytest.mark.parametrize("case", list(_attention_calls()[1]))
+def test_a_layer_called_on_query_value_and_key_counts_on_all_three(case, tmp_path, capsys):
+    inputs, calls = _attention_calls()
+    outputs = calls[case]()
+    model = keras.Model(inputs, layers.Dense(2)(outputs))
+    expected = (model.count_params(), model.output_shape)
+    table = param_table(model.get_config())
+    assert (table.total, table.output_shape) == expected
+    assert param_table(model.get_config(), allow_build=True).total == expected[0]
+    path = tmp_path / "attention.keras"
+    model.save(path)
+    assert cli_main([str(path)]) == 0
+    assert f"Total params: {expected[0]:,}" in capsys.readouterr().out
+    assert cli.main(["check", str(path)]) == 0, capsys.readouterr()
+
+
 def test_models_count_as_layers_and_subclassed_models_are_refused():
     inner = keras.Sequential([layers.Dense(3), layers.Dense(2)], name="inner")
     explanation = explain_params(inner, (None, 4))

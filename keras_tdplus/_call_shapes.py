@@ -1,0 +1,70 @@
+"""The shapes one layer call takes, when its tensors come in several arguments.
+
+Most layers take one input, or one list of inputs (`Concatenate`). Attention
+layers take query, value and key as arguments of their own, and Keras'
+`compute_output_shape` takes their shapes apart, as `query_shape`,
+`value_shape` and `key_shape`. A saved Functional config keeps each call's
+arguments as they were given, by position or by keyword; this module binds
+them to those parameters so the calculator and the lint see every input.
+"""
+
+import inspect
+
+from keras_tdplus._formulas._base import is_shape_list
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def shape_parameters(layer):
+    """The call arguments whose shapes `layer.compute_output_shape` takes apart, in order.
+
+    Empty for a layer that takes one shape, or one list of shapes, or whose
+    other shape parameters are optional (a recurrent layer's `initial_state`).
+    """
+    try:
+        parameters = inspect.signature(layer.compute_output_shape).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    names, required = [], 0
+    for parameter in parameters:
+        if parameter.kind not in _POSITIONAL or not parameter.name.endswith("_shape"):
+            break
+        names.append(parameter.name[: -len("_shape")])
+        required += parameter.default is inspect.Parameter.empty
+    return names if required > 1 else []
+
+
+def argument_shapes(layer, arguments):
+    """The shapes of a call's tensor arguments, in `compute_output_shape`'s order.
+
+    Args:
+        layer: The layer called.
+        arguments: `{position or keyword: shape}` for each argument of the call
+            that holds a tensor; positions are named after `layer.call`'s parameters.
+
+    Returns:
+        The list of shapes, or None when the layer takes a single shape, so that
+        the call's first argument is its whole input.
+    """
+    wanted = shape_parameters(layer)
+    if not wanted:
+        return None
+    try:
+        names = list(inspect.signature(layer.call).parameters)
+    except (TypeError, ValueError):
+        return None
+    by_name = {
+        (names[key] if isinstance(key, int) and key < len(names) else key): value
+        for key, value in arguments.items()
+    }
+    shapes = []
+    for name in wanted:
+        if name not in by_name:
+            break
+        shapes.append(by_name[name])
+    return shapes if len(shapes) > 1 else None
+
+
+def spread(layer, shape):
+    """True when `shape` is a list `layer` takes as separate arguments (query, value, key)."""
+    return is_shape_list(shape) and bool(shape_parameters(layer))
