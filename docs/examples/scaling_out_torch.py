@@ -70,4 +70,7 @@ print(f"1 process:   {[round(v, 6) for v in reference]}")
 if args.json:
     result = {"process_id": dist.get_rank(), "losses": losses, "reference": reference}
     print("RESULT " + json.dumps(result))
+# Free the DDP wrapper before its process group: on gloo, a DDP Reducer that outlives
+# its group can block the process's exit.
+del ddp
 dist.destroy_process_group()
