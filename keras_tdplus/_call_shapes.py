@@ -1,4 +1,4 @@
-"""The shapes one layer call takes, when its tensors come in several arguments.
+"""One layer call on shapes alone: the shapes it takes, and a throwaway build.
 
 Most layers take one input, or one list of inputs (`Concatenate`). Attention
 layers take query, value and key as arguments of their own, and Keras'
@@ -6,9 +6,15 @@ layers take query, value and key as arguments of their own, and Keras'
 `value_shape` and `key_shape`. A saved Functional config keeps each call's
 arguments as they were given, by position or by keyword; this module binds
 them to those parameters so the calculator and the lint see every input.
+
+`throwaway_call` calls a layer on symbolic inputs to learn its weights or its
+output shape, with no weight ever given a value.
 """
 
 import inspect
+import threading
+
+import keras
 
 from keras_tdplus._formulas._base import is_shape_list
 
@@ -68,3 +74,32 @@ def argument_shapes(layer, arguments):
 def spread(layer, shape):
     """True when `shape` is a list `layer` takes as separate arguments (query, value, key)."""
     return is_shape_list(shape) and bool(shape_parameters(layer))
+
+
+def throwaway_call(layer, shape):
+    """Calls `layer` on symbolic inputs of `shape`; its weights are never allocated.
+
+    The layer builds in a `keras.StatelessScope(initialize_variables=False)`: its
+    variables get a shape and no value, which could take gigabytes. Keras keeps
+    such variables on a list and gives them their values when the next outermost
+    stateless scope closes, so a user's later training step would allocate the
+    weights of a copy thrown away long before. That list is per thread: the call
+    runs in a thread of its own, and the list goes with the thread.
+    """
+    tensors = keras.tree.map_shape_structure(keras.KerasTensor, shape)
+    args = tensors if spread(layer, shape) else [tensors]
+    outcome = {}
+
+    def call():
+        try:
+            with keras.StatelessScope(initialize_variables=False):
+                outcome["output"] = layer(*args)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=call, name="keras_tdplus-throwaway-call", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["output"]

@@ -4,7 +4,7 @@ import contextlib
 
 import keras
 
-from keras_tdplus._call_shapes import argument_shapes, spread
+from keras_tdplus._call_shapes import argument_shapes, spread, throwaway_call
 from keras_tdplus._config_walk import Visitor, entry_name, is_model_config, layer_entries, walk
 from keras_tdplus._lint_report import Finding, ShapeReport
 from keras_tdplus._lint_rules import (
@@ -198,10 +198,7 @@ def _output_spec(obj, input_shape, throwaway):
     args = spec if spread(obj, input_shape) else [spec]
     if obj.built or not throwaway:
         return obj.compute_output_spec(*args)
-    # The variables stay uninitialized: their values, which could take gigabytes,
-    # are never allocated.
-    with keras.StatelessScope(initialize_variables=False):
-        return obj(*args)
+    return throwaway_call(obj, input_shape)
 
 
 def _argument_tensor_shapes(arguments):

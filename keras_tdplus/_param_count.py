@@ -8,7 +8,7 @@ import os
 import keras
 from keras import layers
 
-from keras_tdplus._call_shapes import argument_shapes, spread
+from keras_tdplus._call_shapes import argument_shapes, spread, throwaway_call
 from keras_tdplus._config_walk import (
     Visitor,
     entry_name,
@@ -143,7 +143,7 @@ def _explain_by_building(layer, shape):
     name = f"Layer '{layer.name}' ({type(layer).__name__})"
     try:
         copy = layer.__class__.from_config(layer.get_config())
-        _symbolic_call(copy, shape)
+        throwaway_call(copy, shape)
     except Exception as error:
         raise ValueError(
             f"{name} could not be counted by building a copy on input_shape "
@@ -454,24 +454,12 @@ def _row(layer_config, shape, allow_build):
             raise
         try:
             copy = layer.__class__.from_config(layer.get_config())
-            built = _symbolic_call(copy, shape)
+            built = throwaway_call(copy, shape)
         except Exception:
             raise static_error from None  # it names the layer; a failed build adds nothing
         output = _as_shape(keras.tree.map_structure(lambda t: tuple(t.shape), built))
     row = ParamRow(layer.name, explanation.class_name, output, _layer_view(layer, explanation))
     return row, explanation, output
-
-
-def _symbolic_call(layer, shape):
-    """Calls `layer` on symbolic inputs; the weights it builds are never allocated."""
-    inputs = (
-        [keras.KerasTensor(s) for s in shape] if is_shape_list(shape) else keras.KerasTensor(shape)
-    )
-    # Left uninitialized, a variable has a shape but no value, which could take gigabytes.
-    with keras.StatelessScope(initialize_variables=False):
-        if spread(layer, shape):
-            return layer(*inputs)  # query, value, key of an attention layer
-        return layer(inputs)
 
 
 def _input_layer_shape(layer_config):

@@ -580,6 +580,45 @@ def test_unknown_layer_names_its_class_and_suggests_allow_build():
     assert str(explanation) == "_Scale (counted on a built copy): n = 3"
 
 
+@keras.saving.register_keras_serializable(package="test_params")
+class _CountingInitializer(keras.initializers.Initializer):
+    """Counts the values it is asked for: each would be a weight allocated."""
+
+    calls = 0
+
+    def __call__(self, shape, dtype=None):
+        type(self).calls += 1
+        return keras.ops.zeros(shape, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="test_params")
+class _Opaque(layers.Layer):
+    """A user's layer with one weight, unknown to the calculator and the lint."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 4), initializer=_CountingInitializer())
+
+    def call(self, x):
+        return x @ self.w
+
+
+def test_a_throwaway_copy_is_never_given_values_later(tmp_path, capsys):
+    # Keras gives the variables made in StatelessScope(initialize_variables=False) their
+    # values when the next outermost stateless scope closes: the copies a count or a
+    # check builds must not be among them, or a user's next step allocates their weights.
+    model = keras.Sequential([keras.Input((5, 3)), _Opaque(name="opaque")])
+    config = model.get_config()
+    model.save(tmp_path / "opaque.keras")
+    assert count_params(_Opaque(), (None, 5, 3), allow_build=True) == 12
+    assert param_table(config, allow_build=True).total == 12
+    assert cli.main(["check", str(tmp_path / "opaque.keras")]) == 0, capsys.readouterr()
+    # (Tracing the copies' calls asked the initializer for placeholders, never allocated.)
+    _CountingInitializer.calls = 0
+    with keras.StatelessScope():
+        pass
+    assert _CountingInitializer.calls == 0
+
+
 def test_subclasses_are_not_mistaken_for_their_parent():
     class DenseWithScale(layers.Dense):
         def build(self, input_shape):
