@@ -124,6 +124,13 @@ def _format_ratio(ratio):
     return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
 
 
+def _non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a length of 0 or more, received {value}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timesteps", type=int, nargs="+", default=[10, 100, 1000])
@@ -131,9 +138,10 @@ def main(argv=None):
     parser.add_argument("--first-repeats", type=int, default=5, help="fresh compiles per head")
     parser.add_argument(
         "--skip-stock-above",
-        type=int,
+        type=_non_negative,
         default=None,
-        help="skip stock TimeDistributed above this T (a minute to compile on JAX at 1000)",
+        help="skip stock TimeDistributed above this T, 0 for every T (a minute to compile "
+        "on JAX at 1000)",
     )
     parser.add_argument(
         "--int8", action="store_true", help="also time int8 TimeDistributedDense and Dense"
@@ -154,7 +162,9 @@ def main(argv=None):
             name: head
             for name, head in HEADS.items()
             if not (
-                name.startswith("stock") and args.skip_stock_above and steps > args.skip_stock_above
+                name.startswith("stock")
+                and args.skip_stock_above is not None
+                and steps > args.skip_stock_above
             )
         }
         if args.int8:

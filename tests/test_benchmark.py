@@ -4,6 +4,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "time_distributed.py"
 
 
@@ -29,12 +31,16 @@ def test_benchmark_prints_every_head_with_its_ratios(capsys):
 
 def test_benchmark_can_leave_out_stock_above_a_length(capsys):
     bench = _load()
+    # 0 leaves stock out at every length (it once meant "no limit").
     bench.main(
-        ["--timesteps", "3", "--repeats", "1", "--first-repeats", "1", "--skip-stock-above", "2"]
+        ["--timesteps", "3", "--repeats", "1", "--first-repeats", "1", "--skip-stock-above", "0"]
     )
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 3 |")]
     assert not any("stock" in row.split(" | ")[1] for row in rows)
     assert all(row.split(" | ")[4] == "n/a" for row in rows)
+    with pytest.raises(SystemExit):
+        bench.main(["--skip-stock-above", "-1"])
+    assert "expected a length of 0 or more, received -1" in capsys.readouterr().err
 
 
 def _load_plot():
