@@ -76,6 +76,45 @@ def spread(layer, shape):
     return is_shape_list(shape) and bool(shape_parameters(layer))
 
 
+def call_options(entry, node_index):
+    """The plain keyword arguments of call `node_index` of the layer in `entry`.
+
+    Those that change what a call returns, e.g. `return_attention_scores=True`:
+    only booleans, integers, strings and None; tensors, lists and dicts are left out.
+    """
+    nodes = entry.get("inbound_nodes")
+    node = nodes[node_index] if isinstance(nodes, list) and node_index < len(nodes) else None
+    kwargs = node.get("kwargs") if isinstance(node, dict) else None
+    if not isinstance(kwargs, dict):
+        return {}
+    return {
+        key: value
+        for key, value in kwargs.items()
+        if isinstance(key, str) and (value is None or isinstance(value, (bool, int, str)))
+    }
+
+
+def output_spec_with_options(layer, shape, options):
+    """`layer`'s symbolic output for a call with `options`, or None where they change nothing.
+
+    Only a layer whose own `compute_output_spec` takes one of the options is asked
+    (MultiHeadAttention's `return_attention_scores` adds the scores to its outputs);
+    it builds nothing.
+    """
+    if not options or type(layer).compute_output_spec is keras.layers.Layer.compute_output_spec:
+        return None
+    try:
+        parameters = inspect.signature(layer.compute_output_spec).parameters
+    except (TypeError, ValueError):
+        return None
+    used = {key: value for key, value in options.items() if key in parameters}
+    if not used:
+        return None
+    tensors = keras.tree.map_shape_structure(keras.KerasTensor, shape)
+    args = tensors if spread(layer, shape) else [tensors]
+    return layer.compute_output_spec(*args, **used)
+
+
 def throwaway_call(layer, shape):
     """Calls `layer` on symbolic inputs of `shape`; its weights are never allocated.
 

@@ -4,7 +4,13 @@ import contextlib
 
 import keras
 
-from keras_tdplus._call_shapes import argument_shapes, spread, throwaway_call
+from keras_tdplus._call_shapes import (
+    argument_shapes,
+    call_options,
+    output_spec_with_options,
+    spread,
+    throwaway_call,
+)
 from keras_tdplus._config_walk import Visitor, entry_name, is_model_config, layer_entries, walk
 from keras_tdplus._lint_report import Finding, ShapeReport
 from keras_tdplus._lint_rules import (
@@ -81,11 +87,12 @@ class _Linter:
         outputs = walk(config, _LintVisitor(self, source, prefix), inputs)
         return [_UNKNOWN if x is None else x for x in outputs]
 
-    def apply(self, entry, source, inputs, multi, prefix, arguments=None):
+    def apply(self, entry, source, inputs, multi, prefix, arguments=None, options=None):
         """Checks one call of the layer in `entry`; returns its output tensors.
 
         `arguments` holds the call's tensors by argument when more than one
-        argument holds one (see `Visitor.call`).
+        argument holds one (see `Visitor.call`); `options` the call's plain
+        keyword arguments (see `call_options`).
         """
         if is_model_config(entry.get("config")):
             name = prefix + entry_name(entry)
@@ -136,7 +143,7 @@ class _Linter:
                 if any(shape is None for shape in separate):
                     return [_UNKNOWN]
                 input_shape = separate
-        shapes = self._output_shapes(layer, input_shape, source.throwaway)
+        shapes = self._output_shapes(layer, input_shape, source.throwaway, options)
         if shapes is None:
             return [_UNKNOWN]
         dropped = layer if _drops_time_axis(layer) else x.dropped_by
@@ -150,12 +157,15 @@ class _Linter:
             for shape in shapes
         ]
 
-    def _output_shapes(self, layer, input_shape, throwaway):
+    def _output_shapes(self, layer, input_shape, throwaway, options=None):
         if layer.obj is None:
             self.findings.append(_not_rebuilt_finding(layer))
             return None
         try:
             try:
+                spec = output_spec_with_options(layer.obj, input_shape, options)
+                if spec is not None:
+                    return _shapes_of(keras.tree.map_structure(lambda t: t.shape, spec))
                 if spread(layer.obj, input_shape):
                     output = layer.obj.compute_output_shape(*input_shape)
                 else:
@@ -248,7 +258,8 @@ class _LintVisitor(Visitor):
         return None
 
     def call(self, entry, inputs, multi, node_index, arguments=None):
-        return self.linter.apply(entry, self.source, inputs, multi, self.prefix, arguments)
+        options = call_options(entry, node_index)
+        return self.linter.apply(entry, self.source, inputs, multi, self.prefix, arguments, options)
 
     def missing(self, entry, ref):
         if entry is None:

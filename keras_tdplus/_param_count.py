@@ -8,7 +8,13 @@ import os
 import keras
 from keras import layers
 
-from keras_tdplus._call_shapes import argument_shapes, spread, throwaway_call
+from keras_tdplus._call_shapes import (
+    argument_shapes,
+    call_options,
+    output_spec_with_options,
+    spread,
+    throwaway_call,
+)
 from keras_tdplus._config_walk import (
     Visitor,
     entry_name,
@@ -191,13 +197,16 @@ def _normalize_shape(shape, argument):
     return tuple(None if d is None else int(d) for d in dims)
 
 
-def _output_shape(layer, shape):
-    """`layer`'s output shape, computed without building it."""
+def _output_shape(layer, shape, options=None):
+    """`layer`'s output shape, computed without building it.
+
+    `options` are the call's plain keyword arguments (see `call_options`).
+    """
     known = APPLICATION_OUTPUT_SHAPES.get(type(layer).__name__)
     if known is not None and _is_exact(layer, type(layer).__name__):
         return known(layer, shape)
     try:
-        return _as_shape(_keras_output_shape(layer, shape))
+        return _as_shape(_keras_output_shape(layer, shape, options))
     except ValueError:
         raise
     except Exception as error:  # Keras indexing the shape with a config value, e.g. axis=7
@@ -207,7 +216,10 @@ def _output_shape(layer, shape):
         ) from None
 
 
-def _keras_output_shape(layer, shape):
+def _keras_output_shape(layer, shape, options):
+    spec = output_spec_with_options(layer, shape, options)
+    if spec is not None:
+        return keras.tree.map_structure(lambda t: tuple(t.shape), spec)
     if spread(layer, shape):
         return layer.compute_output_shape(*shape)
     try:
@@ -372,14 +384,15 @@ class _TableVisitor(Visitor):
                 shape, multi = shapes, True
         if node_index == 0:
             try:
-                row, variables, output = _row(entry, shape, self.allow_build)
+                options = call_options(entry, node_index)
+                row, variables, output = _row(entry, shape, self.allow_build, options)
             except SequenceShapeError as error:
                 producer = None if multi else self.producers.get(id(inputs[0]))
                 _raise_if_last_step_only(error, entry, producer, shape)
                 raise
             self.counted[id(entry)] = (row, variables)
         else:
-            output = _output_shape(rebuild_layer(entry), shape)
+            output = _output_shape(rebuild_layer(entry), shape, call_options(entry, node_index))
             row, variables = self.counted[id(entry)]
             self.counted[id(entry)] = (dataclasses.replace(row, output_shape="multiple"), variables)
         outputs = output if isinstance(output, list) else [output]
@@ -434,7 +447,7 @@ def _raise_if_last_step_only(error, entry, producer, shape):
 _RECURRENT = ("LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
-def _row(layer_config, shape, allow_build):
+def _row(layer_config, shape, allow_build, options=None):
     """One layer config on `shape`: `(row, variables, output shape)`.
 
     `row` holds what the layer reports of itself; `variables` the explanation
@@ -448,7 +461,7 @@ def _row(layer_config, shape, allow_build):
     layer = rebuild_layer(layer_config)
     explanation = _explain(layer, shape, allow_build)
     try:
-        output = _output_shape(layer, shape)
+        output = _output_shape(layer, shape, options)
     except Exception as static_error:
         if not allow_build:
             raise

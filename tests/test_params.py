@@ -803,6 +803,18 @@ def test_a_layer_called_on_query_value_and_key_counts_on_all_three(case, tmp_pat
     assert cli.main(["check", str(path)]) == 0, capsys.readouterr()
 
 
+def test_a_call_that_also_returns_the_attention_scores_gives_both_outputs(tmp_path, capsys):
+    query, value = keras.Input((10, 16)), keras.Input((30, 24))
+    scored, scores = layers.MultiHeadAttention(2, 8)(query, value, return_attention_scores=True)
+    model = keras.Model([query, value], [layers.Dense(3)(scored), scores])
+    table = param_table(model.get_config())
+    assert table.total == model.count_params()
+    assert table.output_shape == [tuple(shape) for shape in model.output_shape]
+    path = tmp_path / "scores.keras"
+    model.save(path)
+    assert cli.main(["check", str(path)]) == 0, capsys.readouterr()
+
+
 def test_models_count_as_layers_and_subclassed_models_are_refused():
     inner = keras.Sequential([layers.Dense(3), layers.Dense(2)], name="inner")
     explanation = explain_params(inner, (None, 4))
