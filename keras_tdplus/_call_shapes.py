@@ -94,7 +94,21 @@ def call_options(entry, node_index):
     }
 
 
-def output_spec_with_options(layer, shape, options):
+def output_shapes(layer, shape, options=None):
+    """Keras' output shape of a call of `layer` on `shape`, from the layer's own methods.
+
+    Builds nothing. Raises NotImplementedError when the layer does not report its
+    output shape (a user's layer without `compute_output_shape`): only a call can tell.
+    """
+    spec = _output_spec_with_options(layer, shape, options)
+    if spec is not None:
+        return keras.tree.map_structure(lambda t: tuple(t.shape), spec)
+    if spread(layer, shape):
+        return layer.compute_output_shape(*shape)
+    return layer.compute_output_shape(shape)
+
+
+def _output_spec_with_options(layer, shape, options):
     """`layer`'s symbolic output for a call with `options`, or None where they change nothing.
 
     Only a layer whose own `compute_output_spec` takes one of the options is asked

@@ -7,7 +7,7 @@ import keras
 from keras_tdplus._call_shapes import (
     argument_shapes,
     call_options,
-    output_spec_with_options,
+    output_shapes,
     spread,
     throwaway_call,
 )
@@ -163,13 +163,7 @@ class _Linter:
             return None
         try:
             try:
-                spec = output_spec_with_options(layer.obj, input_shape, options)
-                if spec is not None:
-                    return _shapes_of(keras.tree.map_structure(lambda t: t.shape, spec))
-                if spread(layer.obj, input_shape):
-                    output = layer.obj.compute_output_shape(*input_shape)
-                else:
-                    output = layer.obj.compute_output_shape(input_shape)
+                output = output_shapes(layer.obj, input_shape, options)
             except NotImplementedError:
                 output = keras.tree.map_structure(
                     lambda t: t.shape, _output_spec(layer.obj, input_shape, throwaway)

@@ -11,8 +11,7 @@ from keras import layers
 from keras_tdplus._call_shapes import (
     argument_shapes,
     call_options,
-    output_spec_with_options,
-    spread,
+    output_shapes,
     throwaway_call,
 )
 from keras_tdplus._config_walk import (
@@ -217,13 +216,8 @@ def _output_shape(layer, shape, options=None):
 
 
 def _keras_output_shape(layer, shape, options):
-    spec = output_spec_with_options(layer, shape, options)
-    if spec is not None:
-        return keras.tree.map_structure(lambda t: tuple(t.shape), spec)
-    if spread(layer, shape):
-        return layer.compute_output_shape(*shape)
     try:
-        return layer.compute_output_shape(shape)
+        return output_shapes(layer, shape, options)
     except NotImplementedError:
         tensors = (
             [keras.KerasTensor(s) for s in shape]
