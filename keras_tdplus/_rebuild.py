@@ -171,6 +171,11 @@ def op_node_entry(entry):
     }
 
 
+# The plain values Keras stores in a node's arguments under a class name of their own
+# (a slice, `...`, a constant array, bytes); Keras' safe mode turns each back into its value.
+_KERAS_VALUES = ("__slice__", "__ellipsis__", "__numpy__", "__tensor__", "__bytes__")
+
+
 @keras.saving.register_keras_serializable(package="keras_tdplus")
 class OpNode(layers.Layer):
     """A `keras.ops` call of a Functional config, as a layer without weights.
@@ -203,6 +208,9 @@ class OpNode(layers.Layer):
             if isinstance(value, dict):
                 if set(value) == {"__input__"}:
                     return inputs[value["__input__"]]
+                if value.get("class_name") in _KERAS_VALUES:
+                    # `x[:, -1]` keeps its key as `[{"class_name": "__slice__", ...}, -1]`.
+                    return keras.saving.deserialize_keras_object(value, safe_mode=True)
                 return {k: fill(v) for k, v in value.items()}
             if isinstance(value, list):
                 return [fill(v) for v in value]

@@ -1,4 +1,4 @@
-"""keras.ops calls in Functional configs (the NotEqual of mask_zero, ops.add...) count as 0.
+"""keras.ops calls in Functional configs (the NotEqual of mask_zero, ops.add, x[:, -1]) count as 0.
 
 Both the parameter calculator and the model lint walk them as weightless layers
 whose output shape Keras' own op computes, so the layers after them are
@@ -10,6 +10,7 @@ import pytest
 from keras import layers
 
 from keras_tdplus import check_model, param_table
+from keras_tdplus.cli import main
 
 
 def _masked_model():
@@ -59,3 +60,29 @@ def test_lint_checks_every_layer_after_the_op_nodes():
     report = check_model(_masked_model())
     # embedding, not_equal, lstm, add, concatenate, dense
     assert "6 layers checked" in str(report)
+
+
+def _indexed(key):
+    inputs = keras.Input((10, 8))
+    return keras.Model(inputs, layers.Dense(1)(layers.LSTM(8, return_sequences=True)(inputs)[key]))
+
+
+# The keys Keras stores with values of their own: slices, `...`, `None` for a new axis.
+_KEYS = {
+    "last step": (slice(None), -1),
+    "a range of steps": (slice(None), slice(2, 8)),
+    "every other step": (slice(None), slice(None, None, 2)),
+    "ellipsis": (Ellipsis, slice(None, 2)),
+    "new axis": (slice(None), None, slice(None)),
+}
+
+
+@pytest.mark.parametrize("key", list(_KEYS))
+def test_indexing_a_tensor_counts_and_checks_like_keras(key, tmp_path, capsys):
+    model = _indexed(_KEYS[key])
+    table = param_table(model.get_config())
+    assert (table.total, table.output_shape) == (model.count_params(), model.output_shape)
+    path = tmp_path / "indexed.keras"
+    model.save(path)
+    assert param_table(path).output_shape == model.output_shape
+    assert main(["check", str(path)]) == 0, capsys.readouterr()
