@@ -76,6 +76,16 @@ def spread(layer, shape):
     return is_shape_list(shape) and bool(shape_parameters(layer))
 
 
+def symbolic_arguments(layer, shape):
+    """The positional arguments of a symbolic call of `layer` on `shape`.
+
+    One KerasTensor (or one list of them), or one per argument when `layer`
+    takes the shapes apart (`spread`).
+    """
+    tensors = keras.tree.map_shape_structure(keras.KerasTensor, shape)
+    return tensors if spread(layer, shape) else [tensors]
+
+
 def call_options(entry, node_index):
     """The plain keyword arguments of call `node_index` of the layer in `entry`.
 
@@ -124,9 +134,7 @@ def _output_spec_with_options(layer, shape, options):
     used = {key: value for key, value in options.items() if key in parameters}
     if not used:
         return None
-    tensors = keras.tree.map_shape_structure(keras.KerasTensor, shape)
-    args = tensors if spread(layer, shape) else [tensors]
-    return layer.compute_output_spec(*args, **used)
+    return layer.compute_output_spec(*symbolic_arguments(layer, shape), **used)
 
 
 def throwaway_call(layer, shape):
@@ -139,8 +147,7 @@ def throwaway_call(layer, shape):
     weights of a copy thrown away long before. That list is per thread: the call
     runs in a thread of its own, and the list goes with the thread.
     """
-    tensors = keras.tree.map_shape_structure(keras.KerasTensor, shape)
-    args = tensors if spread(layer, shape) else [tensors]
+    args = symbolic_arguments(layer, shape)
     outcome = {}
 
     def call():

@@ -8,7 +8,7 @@ from keras_tdplus._call_shapes import (
     argument_shapes,
     call_options,
     output_shapes,
-    spread,
+    symbolic_arguments,
     throwaway_call,
 )
 from keras_tdplus._config_walk import Visitor, entry_name, is_model_config, layer_entries, walk
@@ -198,10 +198,8 @@ class _Linter:
 
 def _output_spec(obj, input_shape, throwaway):
     """`obj`'s symbolic output; an unbuilt throwaway layer is built with no weight allocated."""
-    spec = keras.tree.map_shape_structure(keras.KerasTensor, input_shape)
-    args = spec if spread(obj, input_shape) else [spec]
     if obj.built or not throwaway:
-        return obj.compute_output_spec(*args)
+        return obj.compute_output_spec(*symbolic_arguments(obj, input_shape))
     return throwaway_call(obj, input_shape)
 
 

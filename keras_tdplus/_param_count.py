@@ -12,6 +12,7 @@ from keras_tdplus._call_shapes import (
     argument_shapes,
     call_options,
     output_shapes,
+    symbolic_arguments,
     throwaway_call,
 )
 from keras_tdplus._config_walk import (
@@ -22,7 +23,7 @@ from keras_tdplus._config_walk import (
     walk_sequential,
 )
 from keras_tdplus._formulas import NO_FORMULA, covered_classes, formula_for
-from keras_tdplus._formulas._base import is_shape_list, zero
+from keras_tdplus._formulas._base import zero
 from keras_tdplus._formulas._user import USER_FORMULAS, explain_user
 from keras_tdplus._formulas.applications import KERAS_APPLICATION_LAYERS
 from keras_tdplus._formulas.applications import OUTPUT_SHAPES as APPLICATION_OUTPUT_SHAPES
@@ -219,14 +220,8 @@ def _keras_output_shape(layer, shape, options):
     try:
         return output_shapes(layer, shape, options)
     except NotImplementedError:
-        tensors = (
-            [keras.KerasTensor(s) for s in shape]
-            if is_shape_list(shape)
-            else keras.KerasTensor(shape)
-        )
-        return keras.tree.map_structure(
-            lambda t: tuple(t.shape), layer.compute_output_spec(tensors)
-        )
+        spec = layer.compute_output_spec(*symbolic_arguments(layer, shape))
+        return keras.tree.map_structure(lambda t: tuple(t.shape), spec)
 
 
 def _as_shape(out):
