@@ -345,9 +345,9 @@ def check_sequence_input_never_raises():
     ("tests/test_validation.py", "cli"),
 )
 def check_exit_code_zero():
-    from keras_tdplus import _cli_check
+    from keras_tdplus.cli import _check
 
-    cli_main = _cli_check.main
+    cli_main = _check.main
 
     def lenient(argv):
         status = cli_main(argv)

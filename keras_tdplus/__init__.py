@@ -35,19 +35,21 @@ __all__ = [
     "testing",
 ]
 
-# Where each public name lives, for the command line's deferred imports.
+
+# The public module each name comes from (None: the module itself), for the command line's
+# deferred imports; tests/test_public_api.py checks it against `__all__` and the imports.
 _HOMES = {
     "Finding": "validation",
     "ParamExplanation": "params",
     "ParamTable": "params",
     "SequenceShapeError": "errors",
     "ShapeReport": "validation",
-    "TimeDistributed": "time_distributed",
-    "TimeDistributedDense": "time_distributed_dense",
+    "TimeDistributed": "layers",
+    "TimeDistributedDense": "layers",
     "check_fit_data": "validation",
     "check_model": "validation",
     "check_sequence_input": "validation",
-    "convert_time_distributed": "convert",
+    "convert_time_distributed": "layers",
     "count_params": "params",
     "echo": None,
     "explain_params": "params",
@@ -61,8 +63,12 @@ if not _backend.started_by_cli():
     _backend.import_keras()
 
     from keras_tdplus import echo, testing
-    from keras_tdplus.convert import convert_time_distributed
     from keras_tdplus.errors import SequenceShapeError
+    from keras_tdplus.layers import (
+        TimeDistributed,
+        TimeDistributedDense,
+        convert_time_distributed,
+    )
     from keras_tdplus.params import (
         ParamExplanation,
         ParamTable,
@@ -71,8 +77,6 @@ if not _backend.started_by_cli():
         param_table,
         register_param_formula,
     )
-    from keras_tdplus.time_distributed import TimeDistributed
-    from keras_tdplus.time_distributed_dense import TimeDistributedDense
     from keras_tdplus.validation import (
         Finding,
         ShapeReport,

@@ -22,6 +22,8 @@ import shutil
 import sys
 import tempfile
 
+__all__ = []
+
 BACKENDS = ("jax", "torch", "tensorflow")
 """The backends, in the order the command line prefers them when none is configured.
 

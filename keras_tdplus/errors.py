@@ -1,5 +1,7 @@
 """The package's one error class."""
 
+__all__ = ["SequenceShapeError"]
+
 
 class SequenceShapeError(ValueError):
     """A tensor or array does not have the sequence shape a layer or model needs.

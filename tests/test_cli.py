@@ -134,7 +134,7 @@ def test_the_plot_replaces_the_file_at_once(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    from keras_tdplus.plot import plot_results
+    from keras_tdplus.echo import plot_results
 
     path = tmp_path / "echo.png"
     path.write_bytes(b"old plot")

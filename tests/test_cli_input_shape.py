@@ -5,7 +5,7 @@ import pytest
 from keras import layers
 
 from keras_tdplus import TimeDistributedDense
-from keras_tdplus._cli_check import main as check_main
+from keras_tdplus.cli._check import main as check_main
 
 
 @pytest.fixture

@@ -61,6 +61,29 @@ def _decimals(number):
     return len(mantissa.split(".")[1]) if "." in mantissa else 0
 
 
+# The plugin example asks for jax and torch; the page shows it where torch is missing (the
+# jax env). Where torch is installed too, each line it changes, as the plugin prints it then.
+_WITH_TORCH = {
+    "test_my_layers.py::test_dense_passes_the_layer_checks  passed  -": (
+        "test_my_layers.py::test_dense_passes_the_layer_checks  passed  passed"
+    ),
+    "torch  NOT INSTALLED  no module named 'torch'; install it or leave it out": (
+        "torch  passed  1 passed"
+    ),
+    "exit status: 1": "exit status: 0",
+}
+
+
+def expected_output(name, file_name):
+    """What `docs/generated/NAME/FILE` should hold when produced in this environment."""
+    text = (generate.GENERATED / name / file_name).read_text()
+    if (name, file_name) == ("testing", "plugin.md") and importlib.util.find_spec("torch"):
+        for shown, here in _WITH_TORCH.items():
+            assert shown in text, f"docs/generated/testing/plugin.md no longer shows {shown!r}"
+            text = text.replace(shown, here)
+    return text
+
+
 def assert_outputs_match(produced_dir, name):
     expected_dir = generate.GENERATED / name
     expected = sorted(p.name for p in expected_dir.glob("*.md"))
@@ -69,7 +92,7 @@ def assert_outputs_match(produced_dir, name):
     for file_name in expected:
         assert_same_output(
             (produced_dir / file_name).read_text(),
-            (expected_dir / file_name).read_text(),
+            expected_output(name, file_name),
             f"docs/generated/{name}/{file_name}",
         )
 

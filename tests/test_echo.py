@@ -129,7 +129,7 @@ def test_same_seed_same_predictions_whatever_ran_before():
 
 # one_to_one trains on a batch of five samples (the per-epoch fit shuffles them),
 # the others on one sample; the tdplus variant runs our layer in the fast loop.
-# On torch the fast run is keras_tdplus._echo_torch's loop, on the others one
+# On torch the fast run is keras_tdplus.echo._torch_loop's loop, on the others one
 # `fit` over the repeated batch.
 @pytest.mark.parametrize("name", echo.EXPERIMENTS)
 def test_the_fast_run_trains_like_one_fit_per_epoch(name):
@@ -155,10 +155,10 @@ def test_the_fast_run_of_a_whole_budget_ends_where_fit_per_epoch_ends():
 
 @pytest.mark.backend("torch")
 def test_every_experiment_takes_the_torch_loop():
-    from keras_tdplus import _echo_torch
+    from keras_tdplus.echo import _torch_loop
 
     for name in echo.EXPERIMENTS:
-        assert _echo_torch.supports(echo.get_experiment(name).build_model()), name
+        assert _torch_loop.supports(echo.get_experiment(name).build_model()), name
 
 
 @pytest.mark.backend("torch")
@@ -173,11 +173,11 @@ def test_every_experiment_takes_the_torch_loop():
     ids=["dropout", "go_backwards", "relu_head", "no_bias"],
 )
 def test_a_model_the_torch_loop_does_not_reproduce_trains_with_fit(change):
-    from keras_tdplus import _echo_torch
+    from keras_tdplus.echo import _torch_loop
 
     model = echo.get_experiment("many_to_one").build_model()
     change(*model.layers)
-    assert not _echo_torch.supports(model)
+    assert not _torch_loop.supports(model)
 
 
 def test_verbose_run_trains_epoch_by_epoch_and_prints_each(capsys):

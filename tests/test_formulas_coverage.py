@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from keras_tdplus._formulas import NO_FORMULA, covered_classes
 from keras_tdplus.params import count_params, explain_params
+from keras_tdplus.params._formulas import NO_FORMULA, covered_classes
 
 # A layer's weights and their shapes are the same on every backend, and the
 # calculator reads configs, never tensors: the whole of keras.layers is checked

@@ -217,7 +217,7 @@ _FIXED = {"ConvLSTM3D", "STFTSpectrogram", "LayerScale", "OpNode"}
 
 
 def test_every_formula_is_drawn_here_or_in_test_params():
-    from keras_tdplus._formulas._base import FORMULAS
+    from keras_tdplus.params._formulas.base import FORMULAS
 
     weightless = {name for name, formula in FORMULAS.items() if formula.__name__ == "zero"}
     drawn = set(_STRATEGIES) | set(_ALSO) | set(_OLDER) | _FIXED | weightless

@@ -27,7 +27,7 @@ from _hostile_models import (
 from keras import layers
 
 import keras_tdplus as tdp
-from keras_tdplus import _cli_check
+from keras_tdplus.cli import _check as check_command
 from keras_tdplus.cli import main
 
 COMMANDS = [["check"], ["params"], ["params", "--allow-build"]]
@@ -234,10 +234,10 @@ def test_ctrl_c_exits_130(good, command, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cli_check, "read_model_file", interrupt)
-    from keras_tdplus import _cli_params
+    monkeypatch.setattr(check_command, "read_model_file", interrupt)
+    from keras_tdplus.cli import _params as params_command
 
-    monkeypatch.setattr(_cli_params, "read_model_file", interrupt)
+    monkeypatch.setattr(params_command, "read_model_file", interrupt)
     assert main([command, good]) == 130
     assert capsys.readouterr().err == "keras-tdplus: interrupted\n"
 
@@ -291,7 +291,7 @@ def test_gigabytes_of_weights_are_never_allocated(folder, command):
 
 @pytest.mark.parametrize("key", ["vocabulary", "filepath", "merges", "proto"])
 def test_any_layer_naming_a_file_is_refused(key):
-    from keras_tdplus._model_file import UnsafeConfig, screen
+    from keras_tdplus._config.reader import UnsafeConfig, screen
 
     config = sequential({"class_name": "MyTokenizer", "config": {"name": "tok", key: "/x"}})
     with pytest.raises(UnsafeConfig, match=rf"layer 'tok' \(MyTokenizer\) .* {key}='/x'"):

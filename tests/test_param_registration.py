@@ -41,7 +41,7 @@ def _gated_weights(layer, input_shape):
 def registered():
     keras_tdplus.register_param_formula(_Gated, _gated_weights)
     yield
-    from keras_tdplus._formulas._user import USER_FORMULAS
+    from keras_tdplus.params._formulas.user import USER_FORMULAS
 
     USER_FORMULAS.pop(_Gated)
 
@@ -79,7 +79,7 @@ def test_decorator_form_and_dict_results():
     try:
         assert explain_params(Bias(), (None, 7)).trainable == 7
     finally:
-        from keras_tdplus._formulas._user import USER_FORMULAS
+        from keras_tdplus.params._formulas.user import USER_FORMULAS
 
         USER_FORMULAS.pop(Bias)
 

@@ -17,7 +17,7 @@ from keras import layers
 
 import keras_tdplus
 from keras_tdplus import SequenceShapeError, TimeDistributedDense, cli, params
-from keras_tdplus._cli_params import main as cli_main
+from keras_tdplus.cli._params import main as cli_main
 from keras_tdplus.params import (
     ParamExplanation,
     ParamTable,

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from keras import layers
 
 from keras_tdplus import cli
-from keras_tdplus._cli_check import main as cli_main
+from keras_tdplus.cli._check import main as cli_main
 from keras_tdplus.errors import SequenceShapeError
-from keras_tdplus.time_distributed import TimeDistributed as TdplusTimeDistributed
-from keras_tdplus.time_distributed_dense import TimeDistributedDense
+from keras_tdplus.layers._time_distributed import TimeDistributed as TdplusTimeDistributed
+from keras_tdplus.layers._time_distributed_dense import TimeDistributedDense
 from keras_tdplus.validation import (
     Finding,
     ShapeReport,

@@ -74,7 +74,7 @@ for layer, shape in examples:
 # --8<-- [end:table_markdown]
 
 # --8<-- [start:zero_markdown]
-from keras_tdplus._formulas.weightless import WEIGHTLESS  # the classes filed as weightless
+from keras_tdplus.params._formulas.weightless import WEIGHTLESS  # the classes filed as weightless
 
 print(", ".join(f"`{name}`" for name in sorted(WEIGHTLESS)))
 # --8<-- [end:zero_markdown]

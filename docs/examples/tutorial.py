@@ -200,7 +200,7 @@ for name, head in heads.items():
 
 # --8<-- [start:echo_module]
 from keras_tdplus import echo
-from keras_tdplus.plot import plot_results
+from keras_tdplus.echo import plot_results
 
 results = [echo.run(name, seed=0) for name in echo.EXPERIMENTS]
 for result in results:

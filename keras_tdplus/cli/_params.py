@@ -1,0 +1,213 @@
+"""The `keras-tdplus params` command."""
+
+import argparse
+import os
+import re
+import sys
+import warnings
+
+from keras import layers
+
+from keras_tdplus._config.reader import read_model_file
+from keras_tdplus._messages import format_shape
+from keras_tdplus.cli._common import (
+    EPILOG,
+    NOT_CHECKED,
+    OK,
+    UsageError,
+    add_max_config_option,
+    fail_line,
+    input_shape_arg,
+)
+from keras_tdplus.layers._time_distributed_dense import (
+    TimeDistributedDense as _TimeDistributedDense,
+)
+from keras_tdplus.params import explain_params, param_table
+
+__all__ = ["main"]
+
+_PROG = "keras-tdplus params"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _parser():
+    parser = _Parser(
+        prog=_PROG,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+        description="Explain a layer's parameter count, or print a saved model's parameter "
+        "table. Any other --name VALUE is passed to the layer, e.g. --units 5, "
+        "--kernel-size 3,3, --return-sequences, --reset-after false.",
+    )
+    parser.add_argument("target", help="a layer class such as LSTM, or a MODEL.keras file")
+    parser.add_argument(
+        "--input-shape",
+        help="the layer's input shape without the batch axis, e.g. 5,1 (None for unknown)",
+    )
+    parser.add_argument(
+        "--allow-build",
+        action="store_true",
+        help="count layers without a formula by building a throwaway copy (its weights "
+        "are never allocated)",
+    )
+    add_max_config_option(parser)
+    return parser
+
+
+def _parse_value(text):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    if "," in text:
+        parts = tuple(_parse_value(part) for part in text.split(",") if part.strip())
+        # Numbers make a tuple (`3,3`); anything else stays text (an equation).
+        if all(p is None or isinstance(p, (int, float)) for p in parts):
+            return parts
+        return text
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _layer_kwargs(extras):
+    kwargs = {}
+    i = 0
+    while i < len(extras):
+        token = extras[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise UsageError(f"unexpected argument {token!r}")
+        key, _, value = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if not _:
+            following = extras[i + 1] if i + 1 < len(extras) else None
+            if following is None or following.startswith("--"):
+                value = "true"
+            else:
+                value = following
+                i += 1
+        kwargs[key] = _parse_value(value)
+        i += 1
+    return kwargs
+
+
+def _layer_class(name):
+    if name == "TimeDistributedDense":
+        return _TimeDistributedDense
+    cls = getattr(layers, name, None)
+    if isinstance(cls, type) and issubclass(cls, layers.Layer):
+        return cls
+    raise UsageError(
+        f"unknown layer class {name!r}; expected a keras.layers class name such as LSTM, "
+        "or a path to a .keras file"
+    )
+
+
+def _make_layer(name, kwargs):
+    cls = _layer_class(name)
+    if issubclass(cls, (layers.Wrapper, layers.Bidirectional)):
+        inner_name = kwargs.pop("layer", None)
+        if not isinstance(inner_name, str):
+            raise UsageError(f"{name} wraps a layer: pass --layer CLASS, e.g. --layer LSTM")
+        own = {k: kwargs.pop(k) for k in ("merge_mode",) if k in kwargs}
+        return cls(_make_layer(inner_name, kwargs), **own)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as error:
+        words = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+        if isinstance(error, TypeError) and words:
+            # Keras compares the value before checking its type: say what was meant.
+            given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in words.items())
+            error = (
+                f"an argument has the wrong type. Received: {given}. Expected: a number, "
+                "true/false, None or comma-separated numbers, e.g. --units 5"
+            )
+        raise UsageError(f"could not create {name}({_kwargs_text(kwargs)}): {error}") from None
+
+
+def _kwargs_text(kwargs):
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def _in_cli_terms(message):
+    """A library message with its Python fixes said as this command's options."""
+    message = message.replace("pass allow_build=True", "pass --allow-build")
+    message = message.replace(
+        "param_table(model, input_shape=(None, ...))",
+        "pass --input-shape, without the batch axis",
+    )
+
+    def option(match):
+        dims = match.group(1).replace(" ", "")
+        return f"--input-shape {dims.rstrip(',')}"
+
+    # A batch shape `(None, 1, 3)` is `--input-shape 1,3` here.
+    return re.sub(r"\binput_shape=\(None, ([^()]*)\)", option, message)
+
+
+def _is_model_path(target):
+    return target.endswith(".keras") or os.sep in target or os.path.exists(target)
+
+
+def main(argv):
+    """Runs `keras-tdplus params ARGS`; returns the exit status.
+
+    `keras-tdplus params LSTM --units 5 --input-shape 1,1` prints the layer's
+    explanation; `keras-tdplus params MODEL.keras` prints the model's table,
+    read from the file's config.json alone.
+
+    Args:
+        argv: The arguments after `params`.
+
+    Returns:
+        0 on success; 2 for bad arguments, or a `.keras` file that cannot be
+        read, is refused or cannot be counted in full (with one line on stderr).
+    """
+    parser = _parser()
+    model_path = None
+    try:
+        args, extras = parser.parse_known_args(list(argv))
+        if _is_model_path(args.target):
+            model_path = args.target
+            if extras:
+                raise UsageError(f"unexpected arguments for a model file: {' '.join(extras)}")
+            shape = input_shape_arg(args.input_shape) if args.input_shape else None
+            saved = read_model_file(args.target, max_config_bytes=args.max_config_mb * 2**20)
+            print(param_table(saved, input_shape=shape, allow_build=args.allow_build))
+            return OK
+        kwargs = _layer_kwargs(extras)
+        _layer_class(args.target)  # an unknown class is the first thing to say
+        if args.input_shape is None:
+            raise UsageError(
+                f"{args.target} needs --input-shape, without the batch axis, e.g. --input-shape 5,1"
+            )
+        shape = input_shape_arg(args.input_shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = _make_layer(args.target, kwargs)
+        explanation = explain_params(layer, shape, allow_build=args.allow_build)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else NOT_CHECKED
+    except UsageError as error:
+        print(f"{_PROG}: {error}", file=sys.stderr)
+        return NOT_CHECKED
+    except Exception as error:
+        line = fail_line(_PROG, error, model_path, "cannot count", every_line=True)
+        print(_in_cli_terms(line), file=sys.stderr)
+        return NOT_CHECKED
+    print(explanation)
+    print(f"  formula: n = {explanation.formula}")
+    if explanation.weights:
+        shapes = ", ".join(f"{w.name} {format_shape(w.shape)}" for w in explanation.weights)
+        print(f"  weights: {shapes}")
+    print(f"  trainable: {explanation.trainable:,}, non-trainable: {explanation.non_trainable:,}")
+    return OK

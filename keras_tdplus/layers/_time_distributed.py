@@ -1,0 +1,398 @@
+"""A drop-in `TimeDistributed` that folds time into the batch axis."""
+
+import inspect
+
+import keras
+from keras import layers, ops, tree
+
+from keras_tdplus._messages import format_shape
+from keras_tdplus.errors import SequenceShapeError
+from keras_tdplus.layers._time_axis import check_mask, require_time_axis
+
+__all__ = ["TimeDistributed"]
+
+
+def _keeps_state_across_calls(layer):
+    """True for layers whose output for one sample depends on earlier calls."""
+    return bool(getattr(layer, "stateful", False))
+
+
+def _acts_on_last_axis(layer):
+    """True for layers that already treat every leading axis alike.
+
+    Calling these on `(batch, time, ..., features)` directly is the same math
+    as calling them per step, and skips the two reshapes of the folded path:
+    on PyTorch's eager mode each Keras op costs tens of microseconds.
+    """
+    kind = type(layer)
+    if kind is layers.Dense or kind is layers.Activation:
+        return True
+    if kind is layers.Dropout:
+        return layer.noise_shape is None
+    if kind is layers.LayerNormalization:
+        axis = layer.axis
+        return list(axis) == [-1] if isinstance(axis, (list, tuple)) else axis == -1
+    return False
+
+
+def _fold(x):
+    """`(batch, time, ...)` to `(batch * time, ...)`."""
+    return ops.reshape(x, (-1, *ops.shape(x)[2:]))
+
+
+def _unfold(y, batch_and_time):
+    """`(batch * time, ...)` back to `(batch, time, ...)`.
+
+    `batch_and_time` comes from `ops.shape` of an input: sizes, or
+    scalar tensors in a TensorFlow graph, or `None`s for a symbolic tensor,
+    which a symbolic reshape accepts. Never a -1: with two axes unknown,
+    that would leave the size of neither.
+    """
+    return ops.reshape(y, (*batch_and_time, *ops.shape(y)[1:]))
+
+
+def _per_sample_mask(mask, x):
+    """The mask the inner layer gets for its input `x`, from a per-sample `mask`.
+
+    `mask` has one entry per folded sample (or per step of the step-by-step
+    path), or more axes, which already mask the inner layer's own axes. A
+    plain per-sample mask is spread over every axis of `x` but the last: a
+    masked step masks every position of its inner sequence, so an inner LSTM,
+    attention or pooling layer sees all of it masked rather than a mask of the
+    wrong shape.
+    """
+    if len(mask.shape) != 1 or len(x.shape) <= 2:
+        return mask
+    inner_axes = len(x.shape) - 2
+    spread = ops.reshape(mask, (-1, *([1] * inner_axes)))
+    return ops.broadcast_to(spread, ops.shape(x)[:-1])
+
+
+def _pair_masks(inputs, mask):
+    """`(input, mask)` pairs: masks given per input, or one mask for the first input."""
+    flat_inputs = tree.flatten(inputs)
+    if tree.is_nested(mask):
+        flat_masks = tree.flatten(mask)
+        if len(flat_masks) == len(flat_inputs):
+            return list(zip(flat_inputs, flat_masks, strict=True))
+        return [(flat_inputs[0], m) for m in flat_masks]
+    return [(flat_inputs[0], mask)]
+
+
+@keras.saving.register_keras_serializable(package="keras_tdplus")
+class TimeDistributed(layers.Wrapper):
+    """Applies a layer to every time step, as one call on a folded batch.
+
+    A drop-in replacement for `keras.layers.TimeDistributed` with the same
+    config format. Keras 3's wrapper calls the inner layer once per step in a
+    Python loop (static time axis) or through `vectorized_map` (dynamic time
+    axis); this one reshapes `(batch, time, ...)` to `(batch * time, ...)`,
+    calls the inner layer once and reshapes back. The math is the same for any
+    layer whose output for a sample depends only on that sample (Dense, Conv2D
+    over video frames, Dropout, pooling, LayerNormalization, nested models),
+    and the compiled program no longer grows with the number of steps.
+
+    Layers that already treat every leading axis alike (`Dense`,
+    `Activation`, `Dropout`, `LayerNormalization` over the last axis) are
+    called on the 3D input directly, with no reshape at all.
+
+    `BatchNormalization` in training computes its statistics over all
+    `batch * time` frames at once, rather than per step. Stateful recurrent
+    layers (`stateful=True`), whose state carries from one call to the next,
+    are called once per step in time order instead, as Keras does.
+
+    Masks: a `(batch, time)` mask is folded and passed to the inner layer when
+    its `call` takes a `mask`, spread over every axis of the inner input but
+    the last, so a masked step masks all of an inner LSTM's or attention
+    layer's positions; the output mask is the incoming time mask, combined
+    with any mask the inner layer computes.
+
+    Where Keras' wrapper is wrong, this one follows a loop over the steps
+    instead (see the Migrating page): the inner layer's activity regularizer
+    is kept, several inputs (a list, tuple or dict of `(batch, time, ...)`
+    tensors) and several outputs work, and a quantized inner layer runs its
+    quantized path.
+
+    Args:
+        layer: A `keras.layers.Layer` instance, applied to every time step.
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Call arguments:
+        inputs: A tensor of shape `(batch, time, ...)`, rank >= 3, or a nested
+            structure of them sharing batch and time.
+        training: Python boolean, passed to the inner layer if it takes one.
+        mask: Optional boolean tensor of shape `(batch, time)` or longer, or
+            one per input.
+
+    Input shape:
+        `(batch, time, *inner_input_shape)`. Batch and time may be dynamic.
+
+    Output shape:
+        `(batch, time, *inner_output_shape)`.
+
+    Example:
+
+    >>> frames = keras.ops.ones((2, 4, 8, 8, 3))
+    >>> conv = keras.layers.Conv2D(6, 3)
+    >>> TimeDistributed(conv)(frames).shape
+    (2, 4, 6, 6, 6)
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, layers.Layer):
+            # A ValueError, as Keras' own wrapper raises.
+            raise ValueError(
+                "Received an invalid value for `layer`, expected a "
+                f"`keras.layers.Layer` instance. Received: layer={layer!r} "
+                f"of type {type(layer).__name__}"
+            )
+        super().__init__(layer, **kwargs)
+        self.supports_masking = True
+        params = inspect.signature(layer.call).parameters
+        self._inner_takes_training = "training" in params
+        self._inner_takes_mask = "mask" in params
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked here, not only in `call`, so the user sees our message rather
+        # than Keras' "Exception encountered when calling" wrapper around it.
+        flat = tree.flatten(inputs)
+        for x in flat:
+            require_time_axis(self, x)
+        self._check_same_batch_and_time(flat)
+        if kwargs.get("mask") is not None:
+            self._check_masks(inputs, kwargs["mask"])
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _check_same_batch_and_time(self, flat):
+        first = tuple(flat[0].shape)
+        for x in flat[1:]:
+            shape = tuple(x.shape)
+            if any(
+                a is not None and b is not None and a != b
+                for a, b in zip(first[:2], shape[:2], strict=True)
+            ):
+                raise SequenceShapeError(
+                    f"Layer '{self.name}' (TimeDistributed) got inputs whose batch or "
+                    "time axes differ, so they cannot be folded together.\n"
+                    f"  Received: shapes {', '.join(format_shape(tuple(y.shape)) for y in flat)}\n"
+                    f"  Expected: every input of shape ({first[0]}, {first[1]}, ...)\n"
+                    "  Fix: pad or crop the inputs to the same number of steps"
+                )
+
+    def _check_masks(self, inputs, mask):
+        for x, m in _pair_masks(inputs, mask):
+            if m is not None:
+                check_mask(self, x, m)
+
+    def _child_input_shape(self, input_shape):
+        stateful = _keeps_state_across_calls(self.layer)
+
+        def fold(shape):
+            shape = tuple(shape)
+            if len(shape) < 3:
+                require_time_axis(self, keras.KerasTensor(shape))
+            batch, steps = shape[:2]
+            if stateful:
+                return (batch, *shape[2:])
+            folded = None if batch is None or steps is None else batch * steps
+            return (folded, *shape[2:])
+
+        return tree.map_shape_structure(fold, input_shape)
+
+    def build(self, input_shape):
+        super().build(self._child_input_shape(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        child_output_shape = self.layer.compute_output_shape(self._child_input_shape(input_shape))
+        batch_and_time = _first_shape(input_shape)[:2]
+        return tree.map_shape_structure(
+            lambda shape: (*batch_and_time, *tuple(shape)[1:]), child_output_shape
+        )
+
+    def _inner_kwargs(self, training, mask):
+        kwargs = {}
+        if self._inner_takes_training:
+            kwargs["training"] = training
+        if mask is not None and self._inner_takes_mask:
+            kwargs["mask"] = mask
+        return kwargs
+
+    def _fold_masks(self, inputs, folded_inputs, mask):
+        """The folded mask(s) for the inner layer, in the structure of `mask`."""
+        if mask is None:
+            return None
+        if not tree.is_nested(mask):
+            return _per_sample_mask(_fold(mask), tree.flatten(folded_inputs)[0])
+        flat_folded = tree.flatten(folded_inputs)
+        flat_masks = tree.flatten(mask)
+        if len(flat_masks) != len(flat_folded):
+            flat_folded = [flat_folded[0]] * len(flat_masks)
+        folded = [
+            None if m is None else _per_sample_mask(_fold(m), x)
+            for m, x in zip(flat_masks, flat_folded, strict=True)
+        ]
+        return tree.pack_sequence_as(mask, folded)
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            self._check_masks(inputs, mask)
+        if _keeps_state_across_calls(self.layer):
+            outputs = self._call_step_by_step(inputs, training, mask)
+            self._add_activity_loss(outputs, ops.shape(tree.flatten(inputs)[0])[0])
+            return outputs
+        batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
+        if not tree.is_nested(inputs) and _acts_on_last_axis(self.layer):
+            outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
+        else:
+            folded = tree.map_structure(_fold, inputs)
+            inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
+            outputs = self._call_inner(folded, self._inner_kwargs(training, inner_mask))
+            outputs = tree.map_structure(lambda y: _unfold(y, batch_and_time), outputs)
+        self._add_activity_loss(outputs, batch_and_time[0])
+        return outputs
+
+    def _call_inner(self, inputs, kwargs):
+        """The inner layer's own computation, in this layer's dtype scope.
+
+        Its `call` (or `quantized_call` once quantized: calling `call` on a
+        quantized Dense would multiply by the int8 kernel as if it were
+        float) rather than `__call__`, as Keras' wrapper does: the inputs stay
+        in this layer's compute dtype, and the activity regularizer is added
+        once for the whole sequence by `_add_activity_loss`.
+        """
+        layer = self.layer
+        if layer.quantization_mode is not None:
+            return layer.quantized_call(inputs, **kwargs)
+        return layer.call(inputs, **kwargs)
+
+    def _add_activity_loss(self, outputs, batch):
+        """The inner layer's activity regularizer, as a loop over the steps adds it.
+
+        Keras divides the regularizer of a layer's output by the output's
+        batch size; called once per step that is `regularizer(y[:, t]) / batch`
+        per step, so the sum over steps is `regularizer(y) / batch`, not over
+        the folded `batch * time`.
+        """
+        regularizer = self.layer.activity_regularizer
+        if regularizer is None:
+            return
+        for output in tree.flatten(outputs):
+            loss = regularizer(output)
+            self.add_loss(ops.divide_no_nan(loss, ops.cast(batch, loss.dtype)))
+
+    def _call_step_by_step(self, inputs, training, mask):
+        first = tree.flatten(inputs)[0]
+        steps = first.shape[1]
+        if steps is None:
+            steps = ops.shape(first)[1]
+
+        def step(t):
+            x_t = tree.map_structure(lambda x: ops.take(x, t, axis=1), inputs)
+            step_mask = None
+            if mask is not None and self._inner_takes_mask:
+                step_mask = tree.map_structure(
+                    lambda m: _per_sample_mask(ops.take(m, t, axis=1), tree.flatten(x_t)[0]),
+                    mask,
+                )
+            return self._call_inner(x_t, self._inner_kwargs(training, step_mask))
+
+        if isinstance(steps, int):
+            outputs = [step(t) for t in range(steps)]
+            return tree.map_structure(lambda *ys: ops.stack(ys, axis=1), *outputs)
+
+        # Only a TensorFlow graph has a time axis unknown while tracing: loop
+        # in the graph, in time order, filling a preallocated output.
+        first_out = step(0)
+        out = ops.zeros(
+            (ops.shape(first_out)[0], steps, *ops.shape(first_out)[1:]), first_out.dtype
+        )
+        start = (0,) * (len(first_out.shape) - 1)
+        out = ops.slice_update(out, (0, 0, *start), ops.expand_dims(first_out, 1))
+
+        def body(t, out):
+            return ops.slice_update(out, (0, t, *start), ops.expand_dims(step(t), 1))
+
+        return ops.fori_loop(1, steps, body, out)
+
+    def compute_mask(self, inputs, mask=None):
+        if type(self.layer).compute_mask is layers.Layer.compute_mask:
+            return mask
+        if not any(isinstance(x, keras.KerasTensor) for x in tree.flatten(inputs)):
+            return self._compute_mask(inputs, mask)
+        # A functional model replays the ops recorded here on real tensors, so
+        # the sizes of the reshapes must be read then, not fixed now as `None`s.
+        replayed = _MaskOf(self)
+        if replayed.compute_output_spec(inputs, mask) is None:
+            return None
+        return replayed(inputs, mask)
+
+    def _compute_mask(self, inputs, mask):
+        first_mask = tree.flatten(mask)[0] if tree.is_nested(mask) else mask
+        batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
+        folded = tree.map_structure(_fold, inputs)
+        inner_mask = self.layer.compute_mask(folded, self._fold_masks(inputs, folded, mask))
+        if inner_mask is None:
+            if first_mask is not None and len(first_mask.shape) > 2:
+                # The inner layer consumed its axes; a step stays valid while
+                # any of its inner positions was.
+                return ops.any(first_mask, axis=tuple(range(2, len(first_mask.shape))))
+            return first_mask
+        return tree.map_structure(
+            lambda m: _combine(first_mask, _unfold(m, batch_and_time)), inner_mask
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_tdplus")
+class _MaskOf(keras.Operation):
+    """A wrapper's output mask as one graph op, its shapes read from the tensors it gets.
+
+    A functional model records it, saves it with the model and replays it on
+    real tensors. Its config holds the wrapper's, so a saved, cloned or
+    converted model rebuilds it; the copy computes masks only, which need no
+    weights.
+    """
+
+    def __init__(self, wrapper, **kwargs):
+        super().__init__(**kwargs)
+        self.wrapper = wrapper
+
+    def call(self, inputs, mask):
+        return self.wrapper._compute_mask(inputs, mask)
+
+    def compute_output_spec(self, inputs, mask):
+        # Fresh tensors, so the ops run here leave no trace in the graph.
+        fresh = tree.map_structure(
+            lambda x: (
+                keras.KerasTensor(x.shape, dtype=x.dtype) if isinstance(x, keras.KerasTensor) else x
+            ),
+            (inputs, mask),
+        )
+        outputs = self.wrapper._compute_mask(*fresh)
+        return tree.map_structure(
+            lambda y: None if y is None else keras.KerasTensor(y.shape, dtype=y.dtype), outputs
+        )
+
+    def get_config(self):
+        return {"name": self.name, "wrapper": keras.saving.serialize_keras_object(self.wrapper)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["wrapper"] = keras.saving.deserialize_keras_object(config["wrapper"])
+        return cls(**config)
+
+
+def _first_shape(input_shape):
+    shapes = []
+    tree.map_shape_structure(shapes.append, input_shape)
+    return tuple(shapes[0])
+
+
+def _combine(outer, inner):
+    """`outer AND inner`, with `outer` spread over the trailing axes of `inner`."""
+    if outer is None:
+        return inner
+    outer = ops.cast(outer, "bool")
+    while len(outer.shape) < len(inner.shape):
+        outer = ops.expand_dims(outer, -1)
+    return ops.logical_and(outer, ops.cast(inner, "bool"))
