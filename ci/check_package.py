@@ -7,8 +7,10 @@
    fresh HOME, no KERAS_BACKEND and no keras.json, runs `keras-tdplus --help`
    and `keras-tdplus echo --experiment many_to_one --epochs 1`; Keras must not
    have written a keras.json;
-3. unpacks the sdist and runs, from it, the tests that read files outside the
-   package (the benchmark script and the README).
+3. unpacks the sdist and, from it, collects the whole test suite (every file a
+   test reads must be in the sdist) and runs the tests that read files outside
+   the package: the benchmark script, the README, the golden model files and
+   the API pages. The whole suite runs in the backend envs, from the checkout.
 """
 
 import glob
@@ -61,7 +63,15 @@ def main(work):
         archive.extractall(work / "sdist", filter="data")
     (source,) = (work / "sdist").iterdir()
     env.update(KERAS_BACKEND="jax", TDPLUS_EXPECT_BACKEND="jax")
-    tests = ["tests/test_benchmark.py", "tests/test_readme.py", "tests/test_packaging.py"]
+    pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    run(*pytest, "-q", "--collect-only", env=env, cwd=source)
+    tests = [
+        "tests/test_benchmark.py",
+        "tests/test_readme.py",
+        "tests/test_packaging.py",
+        "tests/test_golden_files.py",
+        "tests/test_public_api.py",
+    ]
     run(
         python,
         "-m",
