@@ -25,6 +25,9 @@ other runs per step.
 
 import dataclasses
 import inspect
+import io
+import textwrap
+import tokenize
 
 import keras
 from keras import activations, layers, regularizers
@@ -41,6 +44,7 @@ __all__ = [
     "classify",
     "check_fold_option",
     "has_nested_state",
+    "per_position_activation",
     "rule_for",
 ]
 
@@ -105,18 +109,19 @@ _PER_POSITION_ACTIVATIONS = frozenset(
 _SUMS_OVER_POSITIONS = (regularizers.L1, regularizers.L2, regularizers.L1L2)
 
 
-def _per_position_activation(activation):
+def per_position_activation(activation):
+    """True for an activation known to act on each position alone, or on the last axis only."""
     return activation is None or activation in _PER_POSITION_ACTIVATIONS
 
 
 def _dense(layer):
-    if _per_position_activation(layer.activation):
+    if per_position_activation(layer.activation):
         return IN_PLACE, "a matrix product on the last axis, then a per-position activation"
     return FOLD, "its activation is not a known per-position one, so it sees one step at a time"
 
 
 def _activation(layer):
-    if _per_position_activation(layer.activation):
+    if per_position_activation(layer.activation):
         return IN_PLACE, "a per-position activation"
     return FOLD, "its activation is not a known per-position one, so it sees one step at a time"
 
@@ -142,19 +147,19 @@ def _dropout(layer):
 
 def _custom(layer):
     """A layer whose `call` is not Keras' own: fold only what its code shows is safe."""
-    source = _own_source(type(layer))
+    names = _own_names(type(layer))
     name = f"custom layer '{layer.name}' ({type(layer).__name__})"
-    if source is None:
+    if names is None:
         return PER_STEP, (
             f"{name}: its source cannot be read, so nothing shows it is per sample "
             "(pass fold='always' if it is)"
         )
-    if "add_loss" in source:
+    if "add_loss" in names:
         return PER_STEP, (
             f"{name} adds a loss in its code; the loop adds it once per step, with the "
             "size of one step's batch"
         )
-    if _own_non_trainable(layer) and "assign" in source:
+    if _own_non_trainable(layer) and names & _ASSIGNS:
         return PER_STEP, (
             f"{name} assigns non-trainable variables in its code; the loop updates them "
             "once per step"
@@ -380,17 +385,26 @@ def _is_functional_class(cls):
     return _is_keras_class(cls) and issubclass(cls, keras.Model) and cls.__name__ == "Functional"
 
 
-def _own_source(cls):
-    """The source of every class in `cls`'s MRO that is not Keras' own, or None if unreadable."""
-    parts = []
+_ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
+
+
+def _own_names(cls):
+    """The names used in the code of every class in `cls`'s MRO that is not Keras' own.
+
+    Names, not text: a docstring or comment that mentions `add_loss` is not
+    a call to it. None when some source cannot be read.
+    """
+    names = set()
     for klass in cls.__mro__:
         if klass is object or _is_keras_class(klass):
             continue
         try:
-            parts.append(inspect.getsource(klass))
-        except (OSError, TypeError):
+            source = textwrap.dedent(inspect.getsource(klass))
+            tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+            names.update(token.string for token in tokens if token.type == tokenize.NAME)
+        except (OSError, TypeError, tokenize.TokenError, SyntaxError):
             return None
-    return "\n".join(parts)
+    return names
 
 
 def _own_non_trainable(layer):

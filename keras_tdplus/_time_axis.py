@@ -43,12 +43,20 @@ def require_time_axis(layer, x):
     if len(shape) >= 3:
         return
     culprit = f"Layer '{layer.name}' ({type(layer).__name__})"
+    # The sentence `keras.layers.TimeDistributed` raises, so a `match=`
+    # written against Keras still matches ours.
+    stock = (
+        " `TimeDistributed` Layer should be passed an `input_shape` with at least 3 "
+        f"dimensions, received: {format_shape(shape)}"
+        if isinstance(layer, layers.Wrapper)
+        else ""
+    )
     producer = _producer(x)
     fix = _recurrent_fix(producer) if producer is not None else None
     if fix is not None:
         raise SequenceShapeError(
             f"{culprit} needs a time axis, but recurrent layer '{producer.name}' "
-            "returns only its last step.\n"
+            f"returns only its last step.{stock}\n"
             f"  Received: shape {format_shape(shape)} from '{producer.name}'\n"
             "  Expected: shape (batch, time, ..., features), rank >= 3\n"
             f"  Fix: {fix}  # layer '{producer.name}'"
@@ -60,7 +68,7 @@ def require_time_axis(layer, x):
     else:
         fix = "reshape the input to (samples, time, features)"
     raise SequenceShapeError(
-        f"{culprit} needs a time axis, but its input has rank {len(shape)}.\n"
+        f"{culprit} needs a time axis, but its input has rank {len(shape)}.{stock}\n"
         f"  Received: shape {format_shape(shape)}\n"
         "  Expected: shape (batch, time, ..., features), rank >= 3\n"
         f"  Fix: {fix}"

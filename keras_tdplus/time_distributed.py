@@ -255,7 +255,16 @@ class TimeDistributed(layers.Wrapper):
         return config
 
     def compute_output_shape(self, input_shape):
-        child_output_shape = self.layer.compute_output_shape(self._child_input_shape(input_shape))
+        child_input_shape = self._child_input_shape(input_shape)
+        try:
+            child_output_shape = self.layer.compute_output_shape(child_input_shape)
+        except NotImplementedError:
+            # A custom layer without `compute_output_shape`: trace its `call`,
+            # as Keras does for such a layer called on its own.
+            spec = self.layer.compute_output_spec(
+                tree.map_shape_structure(keras.KerasTensor, child_input_shape)
+            )
+            child_output_shape = tree.map_structure(lambda t: tuple(t.shape), spec)
         batch_and_time = _first_shape(input_shape)[:2]
         return tree.map_shape_structure(
             lambda shape: (*batch_and_time, *tuple(shape)[1:]), child_output_shape
@@ -384,7 +393,7 @@ class TimeDistributed(layers.Wrapper):
         # A functional model replays the ops recorded here on real tensors, so
         # the sizes of the reshapes must be read then, not fixed now as `None`s.
         replayed = _MaskOf(self)
-        if replayed.compute_output_spec(inputs, mask) is None:
+        if all(m is None for m in tree.flatten(replayed.compute_output_spec(inputs, mask))):
             return None
         return replayed(inputs, mask)
 
@@ -400,8 +409,16 @@ class TimeDistributed(layers.Wrapper):
             time_mask = ops.any(first_mask, axis=tuple(range(2, len(first_mask.shape))))
         if inner_mask is None:
             return time_mask
-        # Several outputs (an RNN's states, a Bidirectional without merging)
-        # may have no mask of their own: each is still one value per step.
+        if all(m is None for m in tree.flatten(inner_mask)):
+            # Several outputs, none with a mask of its own (an RNN's states,
+            # a Bidirectional without merging): each is one value per step.
+            return (
+                None if time_mask is None else tree.map_structure(lambda m: time_mask, inner_mask)
+            )
+        if time_mask is None:
+            # Some outputs have a mask, others none: an op returns tensors
+            # only, and a mask of all steps valid changes nothing downstream.
+            time_mask = ops.ones(batch_and_time, "bool")
         return tree.map_structure(
             lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, batch_and_time)),
             inner_mask,
