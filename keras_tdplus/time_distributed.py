@@ -415,10 +415,12 @@ class TimeDistributed(layers.Wrapper):
             return (
                 None if time_mask is None else tree.map_structure(lambda m: time_mask, inner_mask)
             )
-        if time_mask is None:
+        if time_mask is None and any(m is None for m in tree.flatten(inner_mask)):
             # Some outputs have a mask, others none: an op returns tensors
             # only, and a mask of all steps valid changes nothing downstream.
-            time_mask = ops.ones(batch_and_time, "bool")
+            first = tree.flatten(inputs)[0]
+            step = first[(slice(None), slice(None), *([0] * (len(first.shape) - 2)))]
+            time_mask = ops.ones_like(step, dtype="bool")
         return tree.map_structure(
             lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, batch_and_time)),
             inner_mask,
