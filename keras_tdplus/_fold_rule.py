@@ -386,6 +386,9 @@ def _is_functional_class(cls):
 
 
 _ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
+_FRAMEWORKS = frozenset(
+    {"builtins", "keras", "torch", "tensorflow", "jax", "flax", "typing", "abc"}
+)
 
 
 def _own_names(cls):
@@ -396,7 +399,9 @@ def _own_names(cls):
     """
     names = set()
     for klass in cls.__mro__:
-        if klass is object or _is_keras_class(klass):
+        # Keras' own classes, and the backend's base classes a Keras layer
+        # has on some backends (`torch.nn.Module`), are not the user's code.
+        if klass.__module__.split(".")[0] in _FRAMEWORKS:
             continue
         try:
             source = textwrap.dedent(inspect.getsource(klass))
