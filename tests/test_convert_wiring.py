@@ -19,7 +19,7 @@ def _tokens():
 
 def _tagger(wrapper):
     inputs = keras.Input((4, 5), dtype="int32")
-    h = wrapper(layers.Embedding(9, 3, mask_zero=True))(inputs)
+    h = layers.Embedding(9, 3, mask_zero=True)(inputs)
     h = wrapper(layers.LSTM(4))(h)
     outputs = layers.LSTM(2)(h)
     return keras.Model(inputs, outputs)

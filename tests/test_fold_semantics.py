@@ -63,6 +63,11 @@ def _normalize_over_axis_1(x):
     return x - ops.mean(x, axis=1, keepdims=True)
 
 
+def _square_of_sum(y):
+    """An activity regularizer that is not a sum over positions."""
+    return 0.01 * ops.square(ops.sum(y))
+
+
 class AddsMeanLoss(layers.Layer):
     """A scale, and a loss in `call`: the mean of the square of its output."""
 
@@ -130,10 +135,7 @@ KINDS = {
     "nested_non_sum_activity_regularizer": (
         lambda: keras.Sequential(
             [
-                layers.Dense(
-                    3,
-                    activity_regularizer=keras.regularizers.OrthogonalRegularizer(0.1),
-                ),
+                layers.Dense(3, activity_regularizer=_square_of_sum),
                 layers.Dense(4),
             ]
         ),
