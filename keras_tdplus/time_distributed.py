@@ -50,12 +50,9 @@ def _scaled_activity_losses(rescaled, steps):
 
     A nested layer divides its activity loss by its own batch, `batch *
     time` when folded: scaled by `time`, the loss is what the loop over steps
-    sums (`_fold_rule.ScaledRegularizer`). Empty for most layers, so a fold
-    with nothing to scale costs nothing.
+    sums (`_fold_rule.ScaledRegularizer`). Entered only when there is one
+    to scale, so the common fold pays nothing for it.
     """
-    if not rescaled:
-        yield
-        return
     originals = [(layer, layer.activity_regularizer) for layer in rescaled]
     try:
         for layer, regularizer in originals:
@@ -308,8 +305,12 @@ class TimeDistributed(layers.Wrapper):
         else:
             folded = tree.map_structure(_fold, inputs)
             inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
-            with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
-                outputs = self._call_inner(folded, self._inner_kwargs(training, inner_mask))
+            kwargs = self._inner_kwargs(training, inner_mask)
+            if decision.rescaled:
+                with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
+                    outputs = self._call_inner(folded, kwargs)
+            else:
+                outputs = self._call_inner(folded, kwargs)
             outputs = tree.map_structure(lambda y: _unfold(y, batch_and_time), outputs)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
