@@ -19,6 +19,7 @@ script exits 0 only when every mutant is caught.
 """
 
 import argparse
+import collections
 import concurrent.futures
 import dataclasses
 import inspect
@@ -304,6 +305,154 @@ def convert_ignores_trainable():
         if getattr(module, name, None) is not cls:
             raise RuntimeError(f"{module.__name__} does not build `{name}` by that name")
         setattr(module, name, make)
+
+
+FOLD_RULE = "tests/test_fold_rule.py"
+FOLD_SEMANTICS = "tests/test_fold_semantics.py"
+
+
+@mutant(
+    "the fold rule trusts every custom layer (add_loss and assigns in `call` folded)",
+    (FOLD_RULE, "custom"),
+    (FOLD_SEMANTICS, "eager_call and (add_loss or counter)"),
+)
+def fold_rule_trusts_custom_layers():
+    from keras_tdplus.layers import _fold_rule
+
+    def trusting(layer):
+        return _fold_rule.FOLD, "trusted"
+
+    original = _fold_rule._custom
+    _replace_everywhere(original, trusting)
+    for cls, rule in list(_fold_rule.CLASS_RULES.items()):
+        if rule is original:
+            _fold_rule.CLASS_RULES[cls] = trusting
+
+
+@mutant(
+    "the fold rule ignores a `stateful` layer nested inside the inner layer",
+    (FOLD_RULE, "stateful"),
+    (FOLD_SEMANTICS, "stateful"),
+)
+def fold_rule_sees_top_level_stateful_only():
+    from keras_tdplus.layers import _fold_rule
+
+    nested = _fold_rule._nested
+
+    def top_only_when_stateful(layer):
+        found = nested(layer)
+        return (
+            [layer]
+            if getattr(layer, "stateful", False)
+            else [sub for sub in found if not getattr(sub, "stateful", False)]
+        )
+
+    _fold_rule._nested = top_only_when_stateful
+
+
+@mutant(
+    "Dropout folds whatever its noise_shape",
+    (FOLD_RULE, "dropout"),
+    (FOLD_SEMANTICS, "dropout"),
+)
+def dropout_noise_shape_folded():
+    from keras import layers
+
+    from keras_tdplus.layers import _fold_rule
+
+    _fold_rule.CLASS_RULES[layers.Dropout] = lambda layer: (
+        (_fold_rule.IN_PLACE, "mutant")
+        if layer.noise_shape is None
+        else (_fold_rule.FOLD, "mutant")
+    )
+
+
+@mutant(
+    "any Activation runs in place, whatever its callable",
+    (FOLD_RULE, "activation"),
+    (FOLD_SEMANTICS, "activation"),
+)
+def activation_always_in_place():
+    from keras import layers
+
+    from keras_tdplus.layers import _fold_rule
+
+    _fold_rule.CLASS_RULES[layers.Activation] = lambda layer: (_fold_rule.IN_PLACE, "mutant")
+    _fold_rule.CLASS_RULES[layers.Dense] = lambda layer: (_fold_rule.IN_PLACE, "mutant")
+
+
+@mutant(
+    "nested activity regularizers are not rescaled in a folded call (losses 1/T)",
+    (FOLD_SEMANTICS, "nested_activity_regularizer"),
+)
+def nested_regularizers_not_rescaled():
+    from keras_tdplus.layers import _fold_rule
+
+    _fold_rule.ScaledRegularizer.__call__ = lambda self, x: self.regularizer(x)
+
+
+@mutant(
+    "several outputs without masks of their own get one mask (only the first output)",
+    (FOLD_SEMANTICS, "several"),
+)
+def several_outputs_one_mask():
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed._compute_mask
+
+    def compute_mask(self, inputs, mask):
+        result = original(self, inputs, mask)
+        if isinstance(result, (list, tuple)):
+            return result[0]
+        return result
+
+    TimeDistributed._compute_mask = compute_mask
+
+
+@mutant(
+    "convert_time_distributed replays the stock wiring of masks",
+    ("tests/test_convert_wiring.py", "mask"),
+)
+def convert_keeps_stock_masks():
+    from keras_tdplus import convert_time_distributed
+
+    module = sys.modules[convert_time_distributed.__module__]
+    module._mask_always_implied = lambda layer: False
+
+
+@mutant(
+    "convert_time_distributed clones a shared inner layer once per wrapper",
+    ("tests/test_convert_wiring.py", "shared"),
+)
+def convert_splits_shared_inner_layers():
+    from keras_tdplus import convert_time_distributed
+
+    module = sys.modules[convert_time_distributed.__module__]
+    original = module._Cloner._clone
+
+    def clone(self, layer):
+        self.clones.pop(id(getattr(layer, "layer", None)), None)
+        self.uses = collections.Counter()
+        return original(self, layer)
+
+    module._Cloner._clone = clone
+
+
+@mutant(
+    "`fold` is dropped from the config",
+    (FOLD_RULE, "config"),
+)
+def fold_not_in_config():
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.get_config
+
+    def get_config(self):
+        config = original(self)
+        config.pop("fold", None)
+        return config
+
+    TimeDistributed.get_config = get_config
 
 
 @mutant(

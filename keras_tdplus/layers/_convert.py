@@ -1,9 +1,12 @@
 """Swap stock `TimeDistributed` layers in a model for the fast ones."""
 
+import collections
+
 import keras
-from keras import layers
+from keras import layers, tree
 
 from keras_tdplus._kinds import is_functional
+from keras_tdplus.layers._fold_rule import per_position_activation
 from keras_tdplus.layers._time_distributed import TimeDistributed
 from keras_tdplus.layers._time_distributed_dense import TimeDistributedDense
 
@@ -18,7 +21,9 @@ def _as_time_distributed_dense(wrapper):
     which makes it build the same quantized variables for `set_weights`.
     """
     dense = wrapper.layer
-    if type(dense) is not layers.Dense:
+    # TimeDistributedDense applies the activation to `(batch, time, units)`:
+    # the same as per step only for a per-position one.
+    if type(dense) is not layers.Dense or not per_position_activation(dense.activation):
         return None
     config = dense.get_config()
     # Keras' wrapper computes in its own dtype; a quantized Dense keeps its
@@ -32,16 +37,60 @@ def _as_time_distributed_dense(wrapper):
     return TimeDistributedDense.from_config(config)
 
 
-def _clone_layer(layer):
-    if type(layer) is layers.TimeDistributed:
-        fused = _as_time_distributed_dense(layer)
+class _Cloner:
+    """Clones one model's layers, each once: a layer used in several places stays one layer.
+
+    Keras' `clone_model` clones each layer of the graph once, but a layer
+    inside a stock `TimeDistributed` is not in the graph: two wrappers around
+    one `Dense`, or a wrapper around a layer also called directly, would get
+    a copy each, and the tie would be lost.
+    """
+
+    def __init__(self, model):
+        self.uses = _uses(model)
+        self.clones = {}
+        self.pairs = []
+        self.new_to_old = {}
+
+    def __call__(self, layer):
+        new = self.clones.get(id(layer))
+        if new is None:
+            new = self._clone(layer)
+            self.clones[id(layer)] = new
+            self.pairs.append((layer, new))
+        self.new_to_old[id(new)] = layer
+        return new
+
+    def _clone(self, layer):
+        if type(layer) is not layers.TimeDistributed:
+            return layer.__class__.from_config(layer.get_config())
+        shared = self.uses[id(layer.layer)] > 1
+        fused = None if shared else _as_time_distributed_dense(layer)
         if fused is not None:
             return fused
-        inner = layer.layer.__class__.from_config(layer.layer.get_config())
+        inner = self.clones.get(id(layer.layer))
+        if inner is None:
+            inner = layer.layer.__class__.from_config(layer.layer.get_config())
+            self.clones[id(layer.layer)] = inner
+            self.pairs.append((layer.layer, inner))
         return TimeDistributed(
             inner, name=layer.name, dtype=layer.dtype_policy, trainable=layer.trainable
         )
-    return layer.__class__.from_config(layer.get_config())
+
+    def call(self, new, *args, **kwargs):
+        """Calls `new` as its original was called, but with masks from the new layers.
+
+        A Functional model records the mask Keras passed to each layer as one
+        of its arguments; replayed as is, a layer after a converted wrapper
+        would get the mask the stock wrapper passed on (the inner
+        `Embedding`'s, say), not the new wrapper's. Where every call of the
+        original took the mask its input carried, the argument is dropped,
+        and Keras takes it from the new input again.
+        """
+        old = self.new_to_old.get(id(new))
+        if kwargs.get("mask") is not None and old is not None and _mask_always_implied(old):
+            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        return new(*args, **kwargs)
 
 
 def convert_time_distributed(model):
@@ -91,19 +140,54 @@ def convert_time_distributed(model):
             "Fix: start it with `keras.Input(shape)` or call `model.build(input_shape)` "
             "first."
         )
-    pairs = []
-
-    def clone(layer):
-        new = _clone_layer(layer)
-        pairs.append((layer, new))
-        return new
-
-    converted = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    for old, new in pairs:
+    cloner = _Cloner(model)
+    call_function = None if isinstance(model, keras.Sequential) else cloner.call
+    converted = keras.models.clone_model(
+        model, clone_function=cloner, call_function=call_function, recursive=True
+    )
+    for old, new in cloner.pairs:
         # A functional graph can hold plain ops (say, from a mask); no state.
         if isinstance(old, layers.Layer):
             _copy_state(old, new)
     return converted
+
+
+def _uses(model):
+    """How many places each layer of `model` is used in: the models holding it, the wrappers."""
+    uses = collections.Counter()
+
+    def walk(container):
+        for layer in container.layers:
+            uses[id(layer)] += 1
+            if isinstance(layer, layers.Wrapper):
+                uses[id(layer.layer)] += 1
+            if isinstance(layer, keras.Model):
+                walk(layer)
+
+    walk(model)
+    return uses
+
+
+def _keras_mask(x):
+    return getattr(x, "_keras_mask", None)
+
+
+def _mask_always_implied(layer):
+    """True when every recorded call of `layer` got the mask its first input carried."""
+    for node in getattr(layer, "_inbound_nodes", []):
+        arguments = getattr(node, "arguments", None)
+        if arguments is None or not arguments.args:
+            return False
+        mask = arguments.kwargs.get("mask")
+        if mask is None:
+            continue
+        implied = tree.flatten(tree.map_structure(_keras_mask, arguments.args[0]))
+        given = tree.flatten(mask)
+        if len(implied) != len(given):
+            return False
+        if any(a is not b for a, b in zip(implied, given, strict=True)):
+            return False
+    return True
 
 
 def _copy_state(old, new):

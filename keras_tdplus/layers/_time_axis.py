@@ -3,7 +3,7 @@
 from keras import layers
 
 from keras_tdplus._kinds import return_sequences_call
-from keras_tdplus._messages import format_shape
+from keras_tdplus._messages import format_shape, message
 from keras_tdplus.errors import SequenceShapeError
 
 __all__ = ["check_mask", "require_time_axis"]
@@ -27,21 +27,34 @@ def recurrent_fix(producer):
     return return_sequences_call(type(producer).__name__, producer.get_config())
 
 
+_EXPECTED = "shape (batch, time, ..., features), rank >= 3"
+
+
 def require_time_axis(layer, x):
     """Raise `SequenceShapeError` unless `x` has rank >= 3 (batch, time, ...)."""
     shape = tuple(getattr(x, "shape", ()))
     if len(shape) >= 3:
         return
     culprit = f"Layer '{layer.name}' ({type(layer).__name__})"
+    # The sentence `keras.layers.TimeDistributed` raises, so a `match=`
+    # written against Keras still matches ours.
+    stock = (
+        " `TimeDistributed` Layer should be passed an `input_shape` with at least 3 "
+        f"dimensions, received: {format_shape(shape)}"
+        if isinstance(layer, layers.Wrapper)
+        else ""
+    )
     producer = _producer(x)
     fix = recurrent_fix(producer) if producer is not None else None
     if fix is not None:
         raise SequenceShapeError(
-            f"{culprit} needs a time axis, but recurrent layer '{producer.name}' "
-            "returns only its last step.\n"
-            f"  Received: shape {format_shape(shape)} from '{producer.name}'\n"
-            "  Expected: shape (batch, time, ..., features), rank >= 3\n"
-            f"  Fix: {fix}  # layer '{producer.name}'"
+            message(
+                f"{culprit} needs a time axis, but recurrent layer '{producer.name}' "
+                f"returns only its last step.{stock}",
+                f"shape {format_shape(shape)} from '{producer.name}'",
+                _EXPECTED,
+                [f"{fix}  # layer '{producer.name}'"],
+            )
         )
     if len(shape) == 2:
         fix = (
@@ -50,10 +63,12 @@ def require_time_axis(layer, x):
     else:
         fix = "reshape the input to (samples, time, features)"
     raise SequenceShapeError(
-        f"{culprit} needs a time axis, but its input has rank {len(shape)}.\n"
-        f"  Received: shape {format_shape(shape)}\n"
-        "  Expected: shape (batch, time, ..., features), rank >= 3\n"
-        f"  Fix: {fix}"
+        message(
+            f"{culprit} needs a time axis, but its input has rank {len(shape)}.{stock}",
+            f"shape {format_shape(shape)}",
+            _EXPECTED,
+            [fix],
+        )
     )
 
 
@@ -83,10 +98,11 @@ def check_mask(layer, inputs, mask):
             f"{format_shape(input_shape)}."
         )
     raise SequenceShapeError(
-        f"Layer '{layer.name}' ({type(layer).__name__}): {stock}\n"
-        f"  Received: mask shape {format_shape(mask_shape)}, "
-        f"input shape {format_shape(input_shape)}\n"
-        f"  Expected: mask shape ({input_shape[0]}, {input_shape[1]}), or longer with "
-        "the same first two axes\n"
-        "  Fix: pass the mask made for this input, e.g. from Masking() on the same tensor"
+        message(
+            f"Layer '{layer.name}' ({type(layer).__name__}): {stock}",
+            f"mask shape {format_shape(mask_shape)}, input shape {format_shape(input_shape)}",
+            f"mask shape ({input_shape[0]}, {input_shape[1]}), or longer with the same first "
+            "two axes",
+            ["pass the mask made for this input, e.g. from Masking() on the same tensor"],
+        )
     )

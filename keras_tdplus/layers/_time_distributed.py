@@ -1,38 +1,17 @@
 """A drop-in `TimeDistributed` that folds time into the batch axis."""
 
+import contextlib
 import inspect
 
 import keras
 from keras import layers, ops, tree
 
-from keras_tdplus._messages import format_shape
+from keras_tdplus._messages import format_shape, message
 from keras_tdplus.errors import SequenceShapeError
+from keras_tdplus.layers import _fold_rule
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributed"]
-
-
-def _keeps_state_across_calls(layer):
-    """True for layers whose output for one sample depends on earlier calls."""
-    return bool(getattr(layer, "stateful", False))
-
-
-def _acts_on_last_axis(layer):
-    """True for layers that already treat every leading axis alike.
-
-    Calling these on `(batch, time, ..., features)` directly is the same math
-    as calling them per step, and skips the two reshapes of the folded path:
-    on PyTorch's eager mode each Keras op costs tens of microseconds.
-    """
-    kind = type(layer)
-    if kind is layers.Dense or kind is layers.Activation:
-        return True
-    if kind is layers.Dropout:
-        return layer.noise_shape is None
-    if kind is layers.LayerNormalization:
-        axis = layer.axis
-        return list(axis) == [-1] if isinstance(axis, (list, tuple)) else axis == -1
-    return False
 
 
 def _fold(x):
@@ -68,6 +47,36 @@ def _per_sample_mask(mask, x):
     return ops.broadcast_to(spread, ops.shape(x)[:-1])
 
 
+@contextlib.contextmanager
+def _scaled_activity_losses(rescaled, steps):
+    """Nested activity regularizers scaled by `steps` while a folded call runs.
+
+    A nested layer divides its activity loss by its own batch, `batch *
+    time` when folded: scaled by `time`, the loss is what the loop over steps
+    sums (`_fold_rule.ScaledRegularizer`). Entered only when there is one
+    to scale, so the common fold pays nothing for it.
+    """
+    originals = [(layer, layer.activity_regularizer) for layer in rescaled]
+    try:
+        for layer, regularizer in originals:
+            layer.activity_regularizer = _fold_rule.ScaledRegularizer(regularizer, steps)
+        yield
+    finally:
+        for layer, regularizer in originals:
+            layer.activity_regularizer = regularizer
+
+
+def _sum_over_steps(fn, y):
+    """`sum over t of fn(y[:, t])`, in a graph loop when the time axis is unknown."""
+    steps = y.shape[1]
+    if isinstance(steps, int):
+        return sum(fn(y[:, t]) for t in range(steps))
+    first = fn(ops.take(y, 0, axis=1))
+    return ops.fori_loop(
+        1, ops.shape(y)[1], lambda t, total: total + fn(ops.take(y, t, axis=1)), first
+    )
+
+
 def _pair_masks(inputs, mask):
     """`(input, mask)` pairs: masks given per input, or one mask for the first input."""
     flat_inputs = tree.flatten(inputs)
@@ -87,19 +96,23 @@ class TimeDistributed(layers.Wrapper):
     config format. Keras 3's wrapper calls the inner layer once per step in a
     Python loop (static time axis) or through `vectorized_map` (dynamic time
     axis); this one reshapes `(batch, time, ...)` to `(batch * time, ...)`,
-    calls the inner layer once and reshapes back. The math is the same for any
-    layer whose output for a sample depends only on that sample (Dense, Conv2D
-    over video frames, Dropout, pooling, LayerNormalization, nested models),
-    and the compiled program no longer grows with the number of steps.
+    calls the inner layer once and reshapes back. The compiled program no
+    longer grows with the number of steps.
 
-    Layers that already treat every leading axis alike (`Dense`,
-    `Activation`, `Dropout`, `LayerNormalization` over the last axis) are
-    called on the 3D input directly, with no reshape at all.
-
-    `BatchNormalization` in training computes its statistics over all
-    `batch * time` frames at once, rather than per step. Stateful recurrent
-    layers (`stateful=True`), whose state carries from one call to the next,
-    are called once per step in time order instead, as Keras does.
+    One rule, decided when the layer is built, says what may be folded, for
+    the inner layer and every layer nested in it (see the Migrating page):
+    layers whose math is per sample fold (Conv2D over video frames, pooling,
+    recurrent layers, nested models of such layers); layers that act on each
+    position of the last axis alone (`Dense` or `Activation` with a
+    per-position activation, `Dropout`, `LayerNormalization(axis=-1)`) are
+    called on the 3D input directly, with no reshape at all; everything else
+    runs once per step in time order, as Keras does: a `stateful` layer
+    anywhere inside, a custom layer that adds a loss or assigns its own
+    non-trainable variables in its code, a `Dropout` whose `noise_shape`
+    fixes the batch axis, random image augmentation. A nested activity
+    regularizer that is a sum over positions is folded and scaled so the loss
+    is what the loop sums. `BatchNormalization` in training computes its
+    statistics over all `batch * time` frames at once, rather than per step.
 
     Masks: a `(batch, time)` mask is folded and passed to the inner layer when
     its `call` takes a `mask`, spread over every axis of the inner input but
@@ -115,6 +128,10 @@ class TimeDistributed(layers.Wrapper):
 
     Args:
         layer: A `keras.layers.Layer` instance, applied to every time step.
+        fold: `"auto"` (default) follows the rule; `"always"` folds even a
+            layer the rule runs per step (a custom layer you know is per
+            sample; a `stateful` one still runs per step); `"never"` runs every
+            step on its own, as Keras' wrapper does.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -138,19 +155,45 @@ class TimeDistributed(layers.Wrapper):
     (2, 4, 6, 6, 6)
     """
 
-    def __init__(self, layer, **kwargs):
+    def __init__(self, layer, fold="auto", **kwargs):
         if not isinstance(layer, layers.Layer):
-            # A ValueError, as Keras' own wrapper raises.
+            # A ValueError ending with the sentence Keras' own wrapper raises,
+            # so a `match=` written against Keras still matches.
             raise ValueError(
                 "Received an invalid value for `layer`, expected a "
                 f"`keras.layers.Layer` instance. Received: layer={layer!r} "
-                f"of type {type(layer).__name__}"
+                f"of type {type(layer).__name__}. Please initialize `TimeDistributed` "
+                f"layer with a `keras.layers.Layer` instance. Received: {layer}"
+            )
+        _fold_rule.check_fold_option(fold)
+        mode, reason = _fold_rule.rule_for(type(layer))(layer)
+        if mode == _fold_rule.REFUSED:
+            raise ValueError(
+                f"Received an invalid value for `layer`: {type(layer).__name__} '{layer.name}' "
+                f"cannot be applied per step, {reason}. Received: layer={layer!r}\n"
+                "  Fix: wrap the layer that follows it"
             )
         super().__init__(layer, **kwargs)
+        self.fold = fold
         self.supports_masking = True
         params = inspect.signature(layer.call).parameters
         self._inner_takes_training = "training" in params
         self._inner_takes_mask = "mask" in params
+        # Known before the inner layer is built: its state has the batch's
+        # size, so it is built for one step's batch, not the folded one.
+        self._stateful = _fold_rule.has_nested_state(layer)
+        self._decision = None
+
+    @property
+    def decision(self):
+        """How the inner layer runs: a `Decision` with `mode` and `reason`.
+
+        Decided once, when the layer is built (the inner layer's variables
+        are part of the rule), never per call.
+        """
+        if self._decision is None:
+            self._decision = _fold_rule.classify(self.layer, self.fold)
+        return self._decision
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked here, not only in `call`, so the user sees our message rather
@@ -172,11 +215,13 @@ class TimeDistributed(layers.Wrapper):
                 for a, b in zip(first[:2], shape[:2], strict=True)
             ):
                 raise SequenceShapeError(
-                    f"Layer '{self.name}' (TimeDistributed) got inputs whose batch or "
-                    "time axes differ, so they cannot be folded together.\n"
-                    f"  Received: shapes {', '.join(format_shape(tuple(y.shape)) for y in flat)}\n"
-                    f"  Expected: every input of shape ({first[0]}, {first[1]}, ...)\n"
-                    "  Fix: pad or crop the inputs to the same number of steps"
+                    message(
+                        f"Layer '{self.name}' (TimeDistributed) got inputs whose batch or "
+                        "time axes differ, so they cannot be folded together.",
+                        "shapes " + ", ".join(format_shape(tuple(y.shape)) for y in flat),
+                        f"every input of shape ({first[0]}, {first[1]}, ...)",
+                        ["pad or crop the inputs to the same number of steps"],
+                    )
                 )
 
     def _check_masks(self, inputs, mask):
@@ -185,7 +230,7 @@ class TimeDistributed(layers.Wrapper):
                 check_mask(self, x, m)
 
     def _child_input_shape(self, input_shape):
-        stateful = _keeps_state_across_calls(self.layer)
+        stateful = self._stateful
 
         def fold(shape):
             shape = tuple(shape)
@@ -201,9 +246,27 @@ class TimeDistributed(layers.Wrapper):
 
     def build(self, input_shape):
         super().build(self._child_input_shape(input_shape))
+        self._decision = _fold_rule.classify(self.layer, self.fold)
+
+    def get_config(self):
+        config = super().get_config()
+        # Left out at its default, so the config stays the one Keras' own
+        # wrapper writes and reads.
+        if self.fold != "auto":
+            config["fold"] = self.fold
+        return config
 
     def compute_output_shape(self, input_shape):
-        child_output_shape = self.layer.compute_output_shape(self._child_input_shape(input_shape))
+        child_input_shape = self._child_input_shape(input_shape)
+        try:
+            child_output_shape = self.layer.compute_output_shape(child_input_shape)
+        except NotImplementedError:
+            # A custom layer without `compute_output_shape`: trace its `call`,
+            # as Keras does for such a layer called on its own.
+            spec = self.layer.compute_output_spec(
+                tree.map_shape_structure(keras.KerasTensor, child_input_shape)
+            )
+            child_output_shape = tree.map_structure(lambda t: tuple(t.shape), spec)
         batch_and_time = _first_shape(input_shape)[:2]
         return tree.map_shape_structure(
             lambda shape: (*batch_and_time, *tuple(shape)[1:]), child_output_shape
@@ -236,17 +299,23 @@ class TimeDistributed(layers.Wrapper):
     def call(self, inputs, training=None, mask=None):
         if mask is not None:
             self._check_masks(inputs, mask)
-        if _keeps_state_across_calls(self.layer):
-            outputs = self._call_step_by_step(inputs, training, mask)
-            self._add_activity_loss(outputs, ops.shape(tree.flatten(inputs)[0])[0])
-            return outputs
+        decision = self.decision
         batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
-        if not tree.is_nested(inputs) and _acts_on_last_axis(self.layer):
+        if decision.mode == _fold_rule.PER_STEP:
+            outputs = self._call_step_by_step(inputs, training, mask)
+            self._add_activity_loss(outputs, batch_and_time[0], per_step=True)
+            return outputs
+        if decision.mode == _fold_rule.IN_PLACE and not tree.is_nested(inputs):
             outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
         else:
             folded = tree.map_structure(_fold, inputs)
             inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
-            outputs = self._call_inner(folded, self._inner_kwargs(training, inner_mask))
+            kwargs = self._inner_kwargs(training, inner_mask)
+            if decision.rescaled:
+                with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
+                    outputs = self._call_inner(folded, kwargs)
+            else:
+                outputs = self._call_inner(folded, kwargs)
             outputs = tree.map_structure(lambda y: _unfold(y, batch_and_time), outputs)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
@@ -265,19 +334,23 @@ class TimeDistributed(layers.Wrapper):
             return layer.quantized_call(inputs, **kwargs)
         return layer.call(inputs, **kwargs)
 
-    def _add_activity_loss(self, outputs, batch):
+    def _add_activity_loss(self, outputs, batch, per_step=False):
         """The inner layer's activity regularizer, as a loop over the steps adds it.
 
         Keras divides the regularizer of a layer's output by the output's
         batch size; called once per step that is `regularizer(y[:, t]) / batch`
-        per step, so the sum over steps is `regularizer(y) / batch`, not over
-        the folded `batch * time`.
+        per step. For a regularizer that sums over positions the sum over
+        steps is `regularizer(y) / batch`, not over the folded `batch * time`;
+        any other is summed step by step on the per-step path.
         """
         regularizer = self.layer.activity_regularizer
         if regularizer is None:
             return
         for output in tree.flatten(outputs):
-            loss = regularizer(output)
+            if per_step:
+                loss = _sum_over_steps(regularizer, output)
+            else:
+                loss = regularizer(output)
             self.add_loss(ops.divide_no_nan(loss, ops.cast(batch, loss.dtype)))
 
     def _call_step_by_step(self, inputs, training, mask):
@@ -301,18 +374,22 @@ class TimeDistributed(layers.Wrapper):
             return tree.map_structure(lambda *ys: ops.stack(ys, axis=1), *outputs)
 
         # Only a TensorFlow graph has a time axis unknown while tracing: loop
-        # in the graph, in time order, filling a preallocated output.
+        # in the graph, in time order, filling preallocated outputs.
         first_out = step(0)
-        out = ops.zeros(
-            (ops.shape(first_out)[0], steps, *ops.shape(first_out)[1:]), first_out.dtype
+
+        def place(out, y, t):
+            start = (0, t, *([0] * (len(y.shape) - 1)))
+            return ops.slice_update(out, start, ops.expand_dims(y, 1))
+
+        outs = tree.map_structure(
+            lambda y: place(ops.zeros((ops.shape(y)[0], steps, *ops.shape(y)[1:]), y.dtype), y, 0),
+            first_out,
         )
-        start = (0,) * (len(first_out.shape) - 1)
-        out = ops.slice_update(out, (0, 0, *start), ops.expand_dims(first_out, 1))
 
-        def body(t, out):
-            return ops.slice_update(out, (0, t, *start), ops.expand_dims(step(t), 1))
+        def body(t, outs):
+            return tree.map_structure(lambda out, y: place(out, y, t), outs, step(t))
 
-        return ops.fori_loop(1, steps, body, out)
+        return ops.fori_loop(1, steps, body, outs)
 
     def compute_mask(self, inputs, mask=None):
         if type(self.layer).compute_mask is layers.Layer.compute_mask:
@@ -322,7 +399,7 @@ class TimeDistributed(layers.Wrapper):
         # A functional model replays the ops recorded here on real tensors, so
         # the sizes of the reshapes must be read then, not fixed now as `None`s.
         replayed = _MaskOf(self)
-        if replayed.compute_output_spec(inputs, mask) is None:
+        if all(m is None for m in tree.flatten(replayed.compute_output_spec(inputs, mask))):
             return None
         return replayed(inputs, mask)
 
@@ -331,14 +408,28 @@ class TimeDistributed(layers.Wrapper):
         batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
         folded = tree.map_structure(_fold, inputs)
         inner_mask = self.layer.compute_mask(folded, self._fold_masks(inputs, folded, mask))
+        time_mask = first_mask
+        if first_mask is not None and len(first_mask.shape) > 2:
+            # The inner layer consumed its axes; a step stays valid while
+            # any of its inner positions was.
+            time_mask = ops.any(first_mask, axis=tuple(range(2, len(first_mask.shape))))
         if inner_mask is None:
-            if first_mask is not None and len(first_mask.shape) > 2:
-                # The inner layer consumed its axes; a step stays valid while
-                # any of its inner positions was.
-                return ops.any(first_mask, axis=tuple(range(2, len(first_mask.shape))))
-            return first_mask
+            return time_mask
+        if all(m is None for m in tree.flatten(inner_mask)):
+            # Several outputs, none with a mask of its own (an RNN's states,
+            # a Bidirectional without merging): each is one value per step.
+            return (
+                None if time_mask is None else tree.map_structure(lambda m: time_mask, inner_mask)
+            )
+        if time_mask is None and any(m is None for m in tree.flatten(inner_mask)):
+            # Some outputs have a mask, others none: an op returns tensors
+            # only, and a mask of all steps valid changes nothing downstream.
+            first = tree.flatten(inputs)[0]
+            step = first[(slice(None), slice(None), *([0] * (len(first.shape) - 2)))]
+            time_mask = ops.ones_like(step, dtype="bool")
         return tree.map_structure(
-            lambda m: _combine(first_mask, _unfold(m, batch_and_time)), inner_mask
+            lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, batch_and_time)),
+            inner_mask,
         )
 
 

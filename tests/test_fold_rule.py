@@ -1,0 +1,275 @@
+"""The fold rule: every Keras layer class is classified, decisions are made once, the escape hatch.
+
+The semantics each decision keeps (outputs, losses, variables, gradients
+against a per-step loop) are in `test_fold_semantics.py`.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+from keras_tdplus import TimeDistributed, TimeDistributedDense
+from keras_tdplus.layers import _fold_rule as rule
+
+
+def _numpy(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def _keras_layer_classes():
+    return sorted(
+        (
+            value
+            for value in vars(layers).values()
+            if isinstance(value, type) and issubclass(value, layers.Layer)
+        ),
+        key=lambda cls: cls.__name__,
+    )
+
+
+def test_every_layer_class_keras_exports_is_classified():
+    """A layer class a newer Keras adds fails here until the rule says how it runs."""
+    missing = [cls.__name__ for cls in _keras_layer_classes() if cls not in rule.CLASS_RULES]
+    assert not missing, f"classify these in keras_tdplus/layers/_fold_rule.py: {missing}"
+
+
+class _Probe:
+    """Just enough of a layer for a rule that looks at no attribute."""
+
+    name = "probe"
+    activation = None
+    noise_shape = None
+    axis = -1
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        return [self] if include_self else []
+
+    weights = []
+
+
+@pytest.mark.parametrize("cls", _keras_layer_classes(), ids=lambda cls: cls.__name__)
+def test_each_classified_class_gives_a_mode_and_a_reason(cls):
+    mode, reason = rule.CLASS_RULES[cls](_Probe())
+    assert mode in (rule.IN_PLACE, rule.FOLD, rule.PER_STEP, rule.REFUSED)
+    assert reason
+
+
+def _decide(layer, shape, fold="auto"):
+    wrapper = TimeDistributed(layer, fold=fold)
+    wrapper.build(shape)
+    return wrapper.decision
+
+
+class Identity(layers.Layer):
+    def call(self, x):
+        return x * 2.0
+
+
+class AddsLoss(layers.Layer):
+    def call(self, x):
+        self.add_loss(ops.mean(x))
+        return x
+
+
+class Counter(layers.Layer):
+    def build(self, input_shape):
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+    def call(self, x):
+        self.count.assign_add(1.0)
+        return x
+
+
+class FixedTable(layers.Layer):
+    """Non-trainable, but never assigned in `call`: still per sample."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=(input_shape[-1],), initializer="ones", trainable=False)
+
+    def call(self, x):
+        return x * self.table
+
+
+class MyDense(layers.Dense):
+    def call(self, x):
+        return super().call(x)
+
+
+class RenamedDense(layers.Dense):
+    """Keeps Dense's `call`: judged as a Dense."""
+
+
+def _softmax_over_axis_1(x):
+    return ops.softmax(x, axis=1)
+
+
+CASES = {
+    "dense": (lambda: layers.Dense(3), (2, 3, 4), rule.IN_PLACE),
+    "dense_relu": (lambda: layers.Dense(3, activation="relu"), (2, 3, 4), rule.IN_PLACE),
+    "dense_axis_1_activation": (
+        lambda: layers.Dense(3, activation=_softmax_over_axis_1),
+        (2, 3, 4),
+        rule.FOLD,
+    ),
+    "activation_softmax": (lambda: layers.Activation("softmax"), (2, 3, 4), rule.IN_PLACE),
+    "activation_axis_1": (lambda: layers.Activation(_softmax_over_axis_1), (2, 3, 4), rule.FOLD),
+    "conv2d": (lambda: layers.Conv2D(2, 3), (2, 3, 5, 5, 1), rule.FOLD),
+    "pooling": (lambda: layers.MaxPooling2D(), (2, 3, 4, 4, 1), rule.FOLD),
+    "layer_norm": (lambda: layers.LayerNormalization(), (2, 3, 4), rule.IN_PLACE),
+    "layer_norm_axis_1": (lambda: layers.LayerNormalization(axis=1), (2, 3, 4, 5), rule.FOLD),
+    "batch_norm": (lambda: layers.BatchNormalization(), (2, 3, 4), rule.FOLD),
+    "sequential": (
+        lambda: keras.Sequential(
+            [layers.Conv1D(2, 2), layers.GlobalMaxPooling1D(), layers.Dense(2)]
+        ),
+        (2, 3, 5, 4),
+        rule.FOLD,
+    ),
+    "dropout": (lambda: layers.Dropout(0.5), (2, 3, 4), rule.IN_PLACE),
+    "dropout_per_sample": (
+        lambda: layers.Dropout(0.5, noise_shape=(None, 4)),
+        (2, 3, 4),
+        rule.FOLD,
+    ),
+    "dropout_1_f": (lambda: layers.Dropout(0.5, noise_shape=(1, 4)), (2, 3, 4), rule.PER_STEP),
+    "dropout_batch": (lambda: layers.Dropout(0.5, noise_shape=(2, 4)), (2, 3, 4), rule.PER_STEP),
+    "stateful_lstm": (lambda: layers.LSTM(2, stateful=True), (2, 3, 4, 1), rule.PER_STEP),
+    "nested_stateful": (
+        lambda: keras.Sequential([layers.Dense(2), layers.LSTM(2, stateful=True)]),
+        (2, 3, 4, 1),
+        rule.PER_STEP,
+    ),
+    "lstm": (lambda: layers.LSTM(2), (2, 3, 4, 1), rule.FOLD),
+    "random_flip": (lambda: layers.RandomFlip(), (2, 3, 4, 4, 1), rule.PER_STEP),
+    "spectral_norm": (
+        lambda: layers.SpectralNormalization(layers.Dense(2)),
+        (2, 3, 4),
+        rule.PER_STEP,
+    ),
+    "custom": (Identity, (2, 3, 4), rule.FOLD),
+    "custom_add_loss": (AddsLoss, (2, 3, 4), rule.PER_STEP),
+    "custom_counter": (Counter, (2, 3, 4), rule.PER_STEP),
+    "custom_fixed_table": (FixedTable, (2, 3, 4), rule.FOLD),
+    "nested_custom_add_loss": (
+        lambda: keras.Sequential([layers.Dense(2), AddsLoss()]),
+        (2, 3, 4),
+        rule.PER_STEP,
+    ),
+    "subclass_overriding_call": (lambda: MyDense(2), (2, 3, 4), rule.FOLD),
+    "subclass_keeping_call": (lambda: RenamedDense(2), (2, 3, 4), rule.IN_PLACE),
+    "time_distributed_dense": (lambda: TimeDistributedDense(2), (2, 3, 4, 5), rule.IN_PLACE),
+    "nested_l2": (
+        lambda: keras.Sequential([layers.Dense(2, activity_regularizer="l2")]),
+        (2, 3, 4),
+        rule.FOLD,
+    ),
+    "nested_orthogonal": (
+        lambda: keras.Sequential(
+            [layers.Dense(2, activity_regularizer=keras.regularizers.OrthogonalRegularizer())]
+        ),
+        (2, 3, 4),
+        rule.PER_STEP,
+    ),
+    "top_orthogonal": (
+        lambda: layers.Dense(2, activity_regularizer=keras.regularizers.OrthogonalRegularizer()),
+        (2, 3, 4),
+        rule.PER_STEP,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_decision(name):
+    factory, shape, expected = CASES[name]
+    decision = _decide(factory(), shape)
+    assert decision.mode == expected, decision.reason
+    assert decision.reason
+
+
+def test_a_nested_sum_regularizer_is_rescaled_not_run_per_step():
+    inner = keras.Sequential([layers.Dense(2, activity_regularizer="l2"), layers.Dense(2)])
+    decision = _decide(inner, (2, 3, 4))
+    assert decision.rescaled == (inner.layers[0],)
+
+
+@pytest.mark.parametrize(
+    "fold, factory, expected",
+    [
+        ("always", AddsLoss, rule.FOLD),
+        ("always", lambda: layers.Dense(2), rule.IN_PLACE),
+        ("never", lambda: layers.Dense(2), rule.PER_STEP),
+        ("never", lambda: layers.Conv1D(2, 2), rule.PER_STEP),
+        ("always", lambda: layers.LSTM(2, stateful=True), rule.PER_STEP),
+    ],
+)
+def test_the_escape_hatch_overrides_the_rule(fold, factory, expected):
+    shape = (2, 3, 4, 1) if fold == "always" and expected == rule.PER_STEP else (2, 3, 4, 3)
+    assert _decide(factory(), shape, fold=fold).mode == expected
+
+
+def test_fold_never_calls_the_inner_layer_once_per_step():
+    inner = layers.Dense(2)
+    calls = []
+    original = inner.call
+    inner.call = lambda x, *a, **k: calls.append(1) or original(x, *a, **k)
+    wrapper = TimeDistributed(inner, fold="never")
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    wrapper.build(x.shape)
+    calls.clear()
+    out = wrapper(x)
+    assert len(calls) == 5
+    np.testing.assert_allclose(_numpy(out), _numpy(original(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_fold_always_folds_a_custom_layer_that_adds_a_loss():
+    wrapper = TimeDistributed(AddsLoss(), fold="always")
+    x = np.ones((2, 4, 3), "float32")
+    wrapper(x)
+    # One folded call: the mean over all steps, added once.
+    assert len(wrapper.losses) == 1
+
+
+@pytest.mark.parametrize("bad", ["sometimes", True, None, "Auto"])
+def test_an_invalid_fold_is_refused(bad):
+    with pytest.raises(
+        ValueError,
+        match=r"^Received an invalid value for `fold`, expected one of 'auto', 'always', "
+        r"'never'\. Received: fold=",
+    ):
+        TimeDistributed(layers.Dense(2), fold=bad)
+
+
+def test_fold_is_in_the_config_only_when_not_the_default(tmp_path):
+    assert "fold" not in TimeDistributed(layers.Dense(2)).get_config()
+    wrapper = TimeDistributed(layers.Dense(2), fold="never")
+    assert wrapper.get_config()["fold"] == "never"
+    assert TimeDistributed.from_config(wrapper.get_config()).fold == "never"
+    model = keras.Sequential([keras.Input((3, 4)), wrapper])
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert restored.layers[0].fold == "never"
+    assert restored.layers[0].decision.mode == rule.PER_STEP
+
+
+def test_a_config_without_fold_loads_with_the_default():
+    config = layers.TimeDistributed(layers.Dense(2)).get_config()
+    assert TimeDistributed.from_config(config).fold == "auto"
+
+
+def test_the_decision_is_made_at_build_not_per_call(monkeypatch):
+    wrapper = TimeDistributed(keras.Sequential([layers.Dense(3), layers.Dense(2)]))
+    x = np.ones((2, 3, 4), "float32")
+    wrapper.build(x.shape)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("classified again during a call")
+
+    monkeypatch.setattr(rule, "classify", refuse)
+    wrapper(x)
+    wrapper(x, training=True)
+
+
+def test_an_input_layer_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match=r"InputLayer .* computes nothing to apply per step"):
+        TimeDistributed(layers.InputLayer(shape=(3,)))
