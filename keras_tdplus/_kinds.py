@@ -5,6 +5,8 @@ model from a subclassed one, and the constructor call that makes a recurrent lay
 return its sequence: the fix every shape message gives for a lost time axis.
 """
 
+import keras
+
 from keras_tdplus._messages import format_shape
 
 __all__ = [
@@ -29,8 +31,6 @@ def is_functional(model):
 
     A subclassed model defines `call` itself and keeps no graph of nodes.
     """
-    import keras
-
     return type(model).call is keras.Model.call or hasattr(model, "_nodes_by_depth")
 
 
