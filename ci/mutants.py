@@ -455,6 +455,92 @@ def fold_not_in_config():
     TimeDistributed.get_config = get_config
 
 
+MASKED_STEPS = "tests/test_masked_steps.py"
+
+
+@mutant(
+    "skip_masked_steps computes every step and leaves the masked ones as computed",
+    (MASKED_STEPS, None),
+)
+def masked_steps_not_zeroed():
+    from keras_tdplus.layers import _masked_steps
+
+    def packed_call(call, inputs, mask, valid, variables, training=None):
+        return call(inputs, mask)
+
+    _replace_everywhere(_masked_steps.packed_call, packed_call)
+
+
+@mutant(
+    "a step counts as masked when any of its positions is (not all)",
+    (MASKED_STEPS, None),
+)
+def masked_step_when_any_position_masked():
+    from keras import ops
+
+    from keras_tdplus.layers import _masked_steps
+
+    original = _masked_steps.step_validity
+
+    def step_validity(pairs):
+        strict = []
+        for x, mask in pairs:
+            if mask is not None and len(mask.shape) > 2:
+                mask = ops.all(ops.cast(mask, "bool"), axis=tuple(range(2, len(mask.shape))))
+            strict.append((x, mask))
+        return original(strict)
+
+    _replace_everywhere(original, step_validity)
+
+
+@mutant(
+    "the packed batch is one row smaller than the bucket (the last valid step is lost)",
+    (MASKED_STEPS, None),
+)
+def bucket_one_row_short():
+    from keras_tdplus.layers import _masked_steps
+
+    original = _masked_steps._pack
+
+    def pack(call, inputs, mask, valid, rows, capacity):
+        return original(call, inputs, mask, valid, rows, capacity - 1)
+
+    _masked_steps._pack = pack
+
+
+@mutant(
+    "`skip_masked_steps` is dropped from the config",
+    (MASKED_STEPS, "config or save"),
+)
+def skip_masked_steps_not_in_config():
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed.get_config
+
+    def get_config(self):
+        config = original(self)
+        config.pop("skip_masked_steps", None)
+        return config
+
+    TimeDistributed.get_config = get_config
+
+
+@mutant(
+    "convert_time_distributed ignores skip_masked_steps",
+    (MASKED_STEPS, "convert"),
+)
+def convert_ignores_skip_masked_steps():
+    from keras_tdplus import convert_time_distributed
+
+    module = sys.modules[convert_time_distributed.__module__]
+    original = module._Cloner.__init__
+
+    def init(self, model, skip_masked_steps):
+        original(self, model, False)
+
+    module._Cloner.__init__ = init
+
+
 @mutant(
     "the LSTM parameter formula counts 3 gates, not 4", ("tests/test_params.py", "lstm or LSTM")
 )

@@ -223,6 +223,8 @@ def _train_step(model, x, y, jit):
 def test_a_train_step_equals_the_loops(name, steps, jit):
     if jit and keras.config.backend() == "torch":
         pytest.skip("jit_compile on torch is torch.compile, minutes on CPU")
+    if jit and steps is None and keras.config.backend() == "jax":
+        pytest.skip("a JAX jit traces the batch's concrete shape: the static_T program again")
     ours, reference, step_shape = _pair(name, steps)
     x = _data(B, T, *step_shape, seed=3)
     y = _data(B, T, *reference.output_shape[2:], seed=4)

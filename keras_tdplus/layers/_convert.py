@@ -46,7 +46,8 @@ class _Cloner:
     a copy each, and the tie would be lost.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, skip_masked_steps):
+        self.skip_masked_steps = skip_masked_steps
         self.uses = _uses(model)
         self.clones = {}
         self.pairs = []
@@ -62,6 +63,10 @@ class _Cloner:
         return new
 
     def _clone(self, layer):
+        if isinstance(layer, TimeDistributed) and self.skip_masked_steps:
+            config = layer.get_config()
+            config["skip_masked_steps"] = True
+            return layer.__class__.from_config(config)
         if type(layer) is not layers.TimeDistributed:
             return layer.__class__.from_config(layer.get_config())
         shared = self.uses[id(layer.layer)] > 1
@@ -74,7 +79,11 @@ class _Cloner:
             self.clones[id(layer.layer)] = inner
             self.pairs.append((layer.layer, inner))
         return TimeDistributed(
-            inner, name=layer.name, dtype=layer.dtype_policy, trainable=layer.trainable
+            inner,
+            skip_masked_steps=self.skip_masked_steps,
+            name=layer.name,
+            dtype=layer.dtype_policy,
+            trainable=layer.trainable,
         )
 
     def call(self, new, *args, **kwargs):
@@ -93,7 +102,7 @@ class _Cloner:
         return new(*args, **kwargs)
 
 
-def convert_time_distributed(model):
+def convert_time_distributed(model, skip_masked_steps=False):
     """Returns a copy of `model` with every stock `TimeDistributed` replaced.
 
     Each `keras.layers.TimeDistributed(Dense(...))` becomes a
@@ -106,6 +115,12 @@ def convert_time_distributed(model):
 
     Args:
         model: A built Sequential or Functional `keras.Model`.
+        skip_masked_steps: When True, every `keras_tdplus.TimeDistributed`
+            of the result (the converted ones and any already in `model`)
+            calls its inner layer on the valid steps only and outputs zeros
+            at masked steps (see `TimeDistributed`). A `TimeDistributed(Dense)`
+            still becomes a `TimeDistributedDense`, which computes every
+            step: a Dense costs less than gathering the steps it would skip.
 
     Returns:
         A new model of the same kind, with the weights of `model`.
@@ -140,7 +155,12 @@ def convert_time_distributed(model):
             "Fix: start it with `keras.Input(shape)` or call `model.build(input_shape)` "
             "first."
         )
-    cloner = _Cloner(model)
+    if not isinstance(skip_masked_steps, bool):
+        raise ValueError(
+            "Received an invalid value for `skip_masked_steps`, expected True or False. "
+            f"Received: skip_masked_steps={skip_masked_steps!r}"
+        )
+    cloner = _Cloner(model, skip_masked_steps)
     call_function = None if isinstance(model, keras.Sequential) else cloner.call
     converted = keras.models.clone_model(
         model, clone_function=cloner, call_function=call_function, recursive=True

@@ -9,6 +9,7 @@ from keras import layers, ops, tree
 from keras_tdplus._messages import format_shape, message
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.layers import _fold_rule
+from keras_tdplus.layers._masked_steps import packed_call, step_validity
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributed"]
@@ -132,6 +133,16 @@ class TimeDistributed(layers.Wrapper):
             layer the rule runs per step (a custom layer you know is per
             sample; a `stateful` one still runs per step); `"never"` runs every
             step on its own, as Keras' wrapper does.
+        skip_masked_steps: When True and a step mask comes in, the inner
+            layer runs once on the valid steps only (gathered into one
+            smaller batch) and the masked steps output zeros; the output
+            mask is unchanged. Default False, so the drop-in stays exact.
+            A step is masked when all positions of a longer mask are, and
+            with several masks when every mask masks it. Layers the rule runs
+            per step are never packed. See the Padded batches page for the
+            bucket sizes on JAX and `torch.compile`; on TensorFlow a wrapper
+            with it sets `supports_jit = False`, so Keras runs the model's
+            graph without XLA.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -155,7 +166,7 @@ class TimeDistributed(layers.Wrapper):
     (2, 4, 6, 6, 6)
     """
 
-    def __init__(self, layer, fold="auto", **kwargs):
+    def __init__(self, layer, fold="auto", skip_masked_steps=False, **kwargs):
         if not isinstance(layer, layers.Layer):
             # A ValueError ending with the sentence Keras' own wrapper raises,
             # so a `match=` written against Keras still matches.
@@ -166,6 +177,11 @@ class TimeDistributed(layers.Wrapper):
                 f"layer with a `keras.layers.Layer` instance. Received: {layer}"
             )
         _fold_rule.check_fold_option(fold)
+        if not isinstance(skip_masked_steps, bool):
+            raise ValueError(
+                "Received an invalid value for `skip_masked_steps`, expected True or False. "
+                f"Received: skip_masked_steps={skip_masked_steps!r}"
+            )
         mode, reason = _fold_rule.rule_for(type(layer))(layer)
         if mode == _fold_rule.REFUSED:
             raise ValueError(
@@ -175,6 +191,11 @@ class TimeDistributed(layers.Wrapper):
             )
         super().__init__(layer, **kwargs)
         self.fold = fold
+        self.skip_masked_steps = skip_masked_steps
+        if skip_masked_steps and keras.backend.backend() == "tensorflow":
+            # The packed batch's size is known only when the graph runs, which
+            # XLA cannot compile: Keras then runs the model's graph without it.
+            self.supports_jit = False
         self.supports_masking = True
         params = inspect.signature(layer.call).parameters
         self._inner_takes_training = "training" in params
@@ -254,6 +275,8 @@ class TimeDistributed(layers.Wrapper):
         # wrapper writes and reads.
         if self.fold != "auto":
             config["fold"] = self.fold
+        if self.skip_masked_steps:
+            config["skip_masked_steps"] = True
         return config
 
     def compute_output_shape(self, input_shape):
@@ -305,20 +328,40 @@ class TimeDistributed(layers.Wrapper):
             outputs = self._call_step_by_step(inputs, training, mask)
             self._add_activity_loss(outputs, batch_and_time[0], per_step=True)
             return outputs
-        if decision.mode == _fold_rule.IN_PLACE and not tree.is_nested(inputs):
+        valid = self._valid_rows(inputs, mask, decision)
+        if valid is None and decision.mode == _fold_rule.IN_PLACE and not tree.is_nested(inputs):
             outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
         else:
             folded = tree.map_structure(_fold, inputs)
             inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
-            kwargs = self._inner_kwargs(training, inner_mask)
-            if decision.rescaled:
+
+            def run(rows, rows_mask):
+                return self._call_inner(rows, self._inner_kwargs(training, rows_mask))
+
+            if valid is not None:
+                outputs = packed_call(
+                    run, folded, inner_mask, valid, self.layer.variables, training
+                )
+            elif decision.rescaled:
                 with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
-                    outputs = self._call_inner(folded, kwargs)
+                    outputs = run(folded, inner_mask)
             else:
-                outputs = self._call_inner(folded, kwargs)
+                outputs = run(folded, inner_mask)
             outputs = tree.map_structure(lambda y: _unfold(y, batch_and_time), outputs)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
+
+    def _valid_rows(self, inputs, mask, decision):
+        """`(batch * time,)` booleans of the steps to compute, or None to compute all.
+
+        Only with `skip_masked_steps` and a mask, and never for a layer the
+        rule runs per step or one whose nested activity loss is scaled to
+        the number of steps (packing would change what it sums).
+        """
+        if not self.skip_masked_steps or mask is None or decision.rescaled:
+            return None
+        valid = step_validity(_pair_masks(inputs, mask))
+        return None if valid is None else ops.reshape(valid, (-1,))
 
     def _call_inner(self, inputs, kwargs):
         """The inner layer's own computation, in this layer's dtype scope.
