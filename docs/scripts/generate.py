@@ -59,6 +59,7 @@ EXAMPLE_FILES = (
     "shape_errors",
     "param_formulas",
     "performance",
+    "padded_batches",
     "migrating",
     "scaling_jax",
     "scaling_tf",
