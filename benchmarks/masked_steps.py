@@ -120,19 +120,26 @@ def _compiled(build, wrapper):
     return model, data
 
 
-def _median_seconds(fn, repeats):
-    fn()  # compile (and a second program for a new padding bucket)
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _median_seconds(calls, repeats):
+    """`{label: median seconds}`, the calls taking turns so load falls on all alike."""
+    for fn in calls.values():
+        fn()  # compile (and a second program for a new padding bucket)
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = {label: [] for label in calls}
+    for _ in range(repeats):
+        for label, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - start)
+    return {label: statistics.median(values) for label, values in times.items()}
 
 
 def measure(name, repeats, with_stock=True):
-    """`{fraction: {wrapper: {"train": s, "predict": s}}}` for one model."""
+    """`{fraction: {wrapper: {"train": s, "predict": s}}}` for one model.
+
+    Every wrapper gets the same batch at a fraction; the stock wrapper runs
+    every step whatever the padding, so it is timed at the first fraction.
+    """
     build = MODELS[name]
     variants = dict(WRAPPERS)
     if name == "tagger head":
@@ -145,18 +152,25 @@ def measure(name, repeats, with_stock=True):
     results = {}
     rng = np.random.default_rng(0)
     for fraction in FRACTIONS:
-        row = results.setdefault(fraction, {})
-        for label, (model, data) in models.items():
-            if label == "stock" and fraction != FRACTIONS[0]:
-                row[label] = results[FRACTIONS[0]][label]
-                continue
-            x, y = data(fraction, rng)
-            train = functools.partial(model.train_on_batch, x, y)
-            predict = functools.partial(model.predict_on_batch, x)
-            row[label] = {
-                "train": _median_seconds(train, repeats),
-                "predict": _median_seconds(predict, repeats),
-            }
+        x, y = next(iter(models.values()))[1](fraction, rng)
+        timed = {
+            label: model
+            for label, (model, _) in models.items()
+            if label != "stock" or fraction == FRACTIONS[0]
+        }
+        train = _median_seconds(
+            {label: functools.partial(m.train_on_batch, x, y) for label, m in timed.items()},
+            repeats,
+        )
+        predict = _median_seconds(
+            {label: functools.partial(m.predict_on_batch, x) for label, m in timed.items()},
+            repeats,
+        )
+        results[fraction] = {
+            label: {"train": train[label], "predict": predict[label]} for label in timed
+        }
+        if "stock" in models:
+            results[fraction]["stock"] = results[FRACTIONS[0]]["stock"]
     return results
 
 

@@ -4,11 +4,12 @@
         --out docs/img/masked_steps.png
 
 Reads the JSON files `benchmarks/masked_steps.py --json` writes (one per
-backend) and draws one panel per model: the train step with
-`skip_masked_steps` over the train step without it, against the fraction of
-valid steps, one line per backend, with the ideal (cost = valid fraction) as
-a dashed line. Needs matplotlib (`pip install 'keras-tdplus[plot]'`). Also
-prints the Markdown table the docs include.
+backend) and draws two panels per model: the train step with
+`skip_masked_steps` over the train step without it against the fraction of
+valid steps, and the same for the predict step; one line per backend, the
+ideal (cost = valid fraction) as a dashed line. Needs matplotlib
+(`pip install 'keras-tdplus[plot]'`). Also prints the Markdown table the docs
+include.
 """
 
 import argparse
@@ -65,23 +66,30 @@ def draw(results, out):
     import matplotlib.pyplot as plt
 
     models = list(next(iter(results.values())))
-    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), sharey=True)
-    for axis, model in zip(axes if len(models) > 1 else [axes], models, strict=True):
-        axis.plot([0, 1], [0, 1], "k--", linewidth=1, label="ideal")
-        for backend, per_model in sorted(results.items()):
-            rows = per_model.get(model)
-            if not rows:
-                continue
-            fractions = sorted(rows)
-            ratios = [rows[f]["skip"]["train"] / rows[f]["all steps"]["train"] for f in fractions]
-            axis.plot(fractions, ratios, marker="o", label=backend)
-        axis.set_title(model)
-        axis.set_xlabel("valid steps")
-        axis.set_xlim(0, 1.05)
-        axis.set_ylim(0, 1.6)
-        axis.grid(alpha=0.3)
-    (axes[0] if len(models) > 1 else axes).set_ylabel("train step, skip / all steps")
-    (axes[-1] if len(models) > 1 else axes).legend()
+    steps = ("train", "predict")
+    figure, axes = plt.subplots(
+        len(steps), len(models), figsize=(4.2 * len(models), 3.4 * len(steps)), squeeze=False
+    )
+    top = 1.6
+    for row, step in enumerate(steps):
+        for axis, model in zip(axes[row], models, strict=True):
+            axis.plot([0, 1], [0, 1], "k--", linewidth=1, label="ideal")
+            for backend, per_model in sorted(results.items()):
+                rows = per_model.get(model)
+                if not rows:
+                    continue
+                fractions = sorted(rows)
+                ratios = [rows[f]["skip"][step] / rows[f]["all steps"][step] for f in fractions]
+                top = max(top, *ratios)
+                axis.plot(fractions, ratios, marker="o", label=backend)
+            axis.set_title(f"{model}: {step}")
+            axis.set_xlabel("valid steps")
+            axis.set_xlim(0, 1.05)
+            axis.grid(alpha=0.3)
+        axes[row][0].set_ylabel(f"{step} step, skip / all steps")
+    for axis in axes.ravel():
+        axis.set_ylim(0, top * 1.05)
+    axes[0][-1].legend()
     figure.tight_layout()
     figure.savefig(out, dpi=110)
 

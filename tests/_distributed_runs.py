@@ -9,16 +9,16 @@ import os
 import sys
 
 RUN = sys.argv[1] if __name__ == "__main__" else None
-if RUN in ("jax-data-parallel", "jax-model-parallel"):
+if RUN in ("jax-data-parallel", "jax-model-parallel", "jax-data-parallel-masked"):
     os.environ["KERAS_BACKEND"] = "jax"
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-elif RUN == "tf-mirrored":
+elif RUN in ("tf-mirrored", "tf-mirrored-masked"):
     os.environ["KERAS_BACKEND"] = "tensorflow"
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_tdplus import TimeDistributedDense  # noqa: E402
+from keras_tdplus import TimeDistributed, TimeDistributedDense  # noqa: E402
 
 X = np.random.default_rng(0).uniform(size=(8, 5, 1)).astype("float32")
 Y = np.cumsum(X, axis=1) / 5
@@ -40,6 +40,78 @@ def build(units=1):
 def fit_losses(model):
     history = model.fit(X, Y, epochs=15, batch_size=8, shuffle=False, verbose=0)
     return history.history["loss"]
+
+
+def _documents():
+    """8 documents of 4 sentences of 5 words, `0` padding both words and whole sentences."""
+    rng = np.random.default_rng(1)
+    words = rng.integers(1, 10, size=(8, 4, 5))
+    words[rng.uniform(size=words.shape) < 0.3] = 0
+    for row, sentences in enumerate([4, 1, 2, 3, 4, 2, 1, 3]):
+        words[row, sentences:] = 0
+    return words, (words == 1).any(axis=(1, 2)).astype("float32")[:, None]
+
+
+DOCUMENTS, LABELS = _documents()
+
+
+def build_masked(skip):
+    """A hierarchical model whose sentence encoder packs the valid sentences."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4, 5), dtype="int32")
+    h = keras.layers.Embedding(10, 4, mask_zero=True)(inputs)
+    h = TimeDistributed(keras.layers.LSTM(8), skip_masked_steps=skip)(h)
+    outputs = keras.layers.Dense(1)(keras.layers.LSTM(8)(h))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def masked_runs(build_parallel):
+    """Losses and predictions: packing and not on one device, packing on several."""
+    runs = {}
+    for name, build in (
+        ("single_all_steps", lambda: build_masked(False)),
+        ("single", lambda: build_masked(True)),
+        ("parallel", build_parallel),
+    ):
+        model = build()
+        losses = model.fit(DOCUMENTS, LABELS, epochs=5, batch_size=8, shuffle=False, verbose=0)
+        runs[name] = {
+            "losses": losses.history["loss"],
+            "predictions": model.predict(DOCUMENTS, batch_size=8, verbose=0).ravel().tolist(),
+        }
+    return runs
+
+
+def jax_data_parallel_masked():
+    import jax
+
+    def parallel():
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+        return build_masked(True)
+
+    return {"devices": len(jax.devices()), **masked_runs(parallel)}
+
+
+def tf_mirrored_masked():
+    import tensorflow as tf
+
+    _two_logical_cpus(tf)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    def parallel():
+        with strategy.scope():
+            return build_masked(True)
+
+    return {"devices": strategy.num_replicas_in_sync, **masked_runs(parallel)}
+
+
+def _two_logical_cpus(tf):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
 
 
 def jax_data_parallel():
@@ -80,10 +152,7 @@ def jax_model_parallel():
 def tf_mirrored():
     import tensorflow as tf
 
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
-    )
+    _two_logical_cpus(tf)
     single = fit_losses(build())
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
@@ -97,5 +166,7 @@ if __name__ == "__main__":
         "jax-data-parallel": jax_data_parallel,
         "jax-model-parallel": jax_model_parallel,
         "tf-mirrored": tf_mirrored,
+        "jax-data-parallel-masked": jax_data_parallel_masked,
+        "tf-mirrored-masked": tf_mirrored_masked,
     }
     print("RESULT " + json.dumps(runs[RUN]()))

@@ -1,4 +1,5 @@
-"""Keras' distribution APIs train models holding TimeDistributedDense.
+"""Keras' distribution APIs train models holding TimeDistributedDense, and
+a TimeDistributed with skip_masked_steps whose replicas pack their own shards.
 
 Each run is a subprocess (tests/_distributed_runs.py), because the device
 flags must be set before the backend starts: four XLA host devices for JAX,
@@ -54,3 +55,24 @@ def test_tf_mirrored_strategy_over_two_cpus_matches_one_device():
     assert result["replicas"] == 2
     np.testing.assert_allclose(result["parallel"], result["single"], rtol=LOSS_RTOL)
     assert result["single"][-1] < result["single"][0] / 5
+
+
+@pytest.mark.backend("jax")
+def test_skip_masked_steps_under_data_parallel_matches_one_device():
+    _check_masked(_run("jax-data-parallel-masked"), devices=4)
+
+
+@pytest.mark.backend("tensorflow")
+def test_skip_masked_steps_under_mirrored_strategy_matches_one_device():
+    _check_masked(_run("tf-mirrored-masked"), devices=2)
+
+
+def _check_masked(result, devices):
+    assert result["devices"] == devices
+    reference = result["single_all_steps"]
+    for name in ("single", "parallel"):
+        np.testing.assert_allclose(result[name]["losses"], reference["losses"], rtol=LOSS_RTOL)
+        np.testing.assert_allclose(
+            result[name]["predictions"], reference["predictions"], rtol=1e-5, atol=1e-6
+        )
+    assert reference["losses"][-1] < reference["losses"][0]
