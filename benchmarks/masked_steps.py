@@ -21,12 +21,13 @@ timed once per model: its cost does not depend on the padding). The models are
 timed in turn, so load from elsewhere on a shared machine falls on all alike.
 
     KERAS_BACKEND=jax python benchmarks/masked_steps.py --json out/jax.json
-    python benchmarks/plot_masked_steps.py out/*.json --output docs/img/masked_steps.png
+    python benchmarks/plot_masked_steps.py out/*.json --out docs/img/masked_steps.png
 """
 
 import argparse
 import functools
 import json
+import os
 import statistics
 import sys
 import time
@@ -209,7 +210,9 @@ def main(argv=None):
         print(table(name, results), end="\n\n", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as file:
-            json.dump({"backend": keras.backend.backend(), "models": everything}, file, indent=1)
+            about = {"backend": keras.backend.backend(), "keras": keras.__version__}
+            about["cpus"] = os.cpu_count()
+            json.dump({**about, "models": everything}, file, indent=1)
     return 0
 
 

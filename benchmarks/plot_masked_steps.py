@@ -21,23 +21,41 @@ MAX_BYTES = 1 << 20
 
 
 def read_results(paths):
-    """`{backend: {model: {fraction: {wrapper: {"train": s, "predict": s}}}}}`."""
-    results = {}
+    """`{backend: {model: {fraction: {wrapper: {"train": s, "predict": s}}}}}`, and
+    `{backend: (keras version, CPU count)}` where the files say."""
+    results, about = {}, {}
     for path in paths:
         path = Path(path)
         if path.stat().st_size > MAX_BYTES:
             raise ValueError(f"{path}: over {MAX_BYTES} bytes, not a benchmark result")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
-            raise ValueError(f"{path}: expected the JSON that masked_steps.py --json writes")
-        results[str(data["backend"])] = {
-            model: {float(f): row for f, row in rows.items()}
-            for model, rows in data["models"].items()
-        }
-    return results
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not JSON ({error})") from None
+        try:
+            backend = str(data["backend"])
+            results[backend] = {
+                str(model): {float(f): _timings(row) for f, row in rows.items()}
+                for model, rows in data["models"].items()
+            }
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"{path}: expected the JSON that masked_steps.py --json writes"
+            ) from None
+        about[backend] = (data.get("keras"), data.get("cpus"))
+    return results, about
 
 
-def markdown(results):
+def _timings(row):
+    """One fraction's row, checked: the two wrappers compared, in seconds."""
+    for wrapper in ("skip", "all steps"):
+        for step in ("train", "predict"):
+            if not float(row[wrapper][step]) > 0:
+                raise ValueError(f"{wrapper} {step}: not a positive time")
+    return row
+
+
+def markdown(results, about=None):
     """One table: train and predict ratios per model, fraction and backend."""
     backends = sorted(results)
     header = "| model | valid steps | " + " | ".join(f"{b}: train / predict" for b in backends)
@@ -56,6 +74,13 @@ def markdown(results):
                 predict = row["skip"]["predict"] / row["all steps"]["predict"]
                 cells.append(f"{train:.2f}x / {predict:.2f}x")
             lines.append(f"| {model} | {fraction:.0%} | " + " | ".join(cells) + " |")
+    runs = [
+        f"{backend} (keras {keras_version}, {cpus} CPUs)"
+        for backend, (keras_version, cpus) in sorted((about or {}).items())
+        if backend in results and keras_version
+    ]
+    if runs:
+        lines += ["", "Measured one backend after the other: " + ", ".join(runs) + "."]
     return "\n".join(lines)
 
 
@@ -100,11 +125,11 @@ def main(argv=None):
     parser.add_argument("--out", help="write the chart here (PNG)")
     args = parser.parse_args(argv)
     try:
-        results = read_results(args.results)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        results, about = read_results(args.results)
+    except (OSError, ValueError) as error:
         print(f"plot_masked_steps: {error}", file=sys.stderr)
         return 2
-    print(markdown(results))
+    print(markdown(results, about))
     if args.out:
         draw(results, args.out)
     return 0

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import keras
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -44,7 +45,12 @@ def test_benchmark_valid_steps_are_the_fraction_asked_for():
 def test_chart_reads_results_prints_the_table_and_draws(capsys, tmp_path):
     plot = _load("plot_masked_steps")
     figures = {"skip": {"train": 1.0, "predict": 2.0}, "all steps": {"train": 4.0, "predict": 4.0}}
-    result = {"backend": "jax", "models": {"frame encoder": {"0.25": figures, "1.0": figures}}}
+    result = {
+        "backend": "jax",
+        "keras": "3.99",
+        "cpus": 2,
+        "models": {"frame encoder": {"0.25": figures, "1.0": figures}},
+    }
     path = tmp_path / "jax.json"
     path.write_text(json.dumps(result))
     chart = tmp_path / "chart.png"
@@ -52,12 +58,35 @@ def test_chart_reads_results_prints_the_table_and_draws(capsys, tmp_path):
     printed = capsys.readouterr().out
     assert "| frame encoder | 25% | 0.25x / 0.50x |" in printed
     assert printed.index("| 100% |") < printed.index("| 25% |")
+    assert "jax (keras 3.99, 2 CPUs)" in printed
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 
-def test_chart_refuses_a_file_that_is_not_a_result(capsys, tmp_path):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2]",
+        '{"backend": "jax", "models": {"m": [1, 2]}}',
+        '{"backend": "jax", "models": {"m": {"0.5": {"skip": {"train": 1}}}}}',
+        '{"backend": "jax", "models": {"m": {"0.5": {"skip": {"train": -1, "predict": 1},'
+        ' "all steps": {"train": 1, "predict": 1}}}}}',
+    ],
+    ids=["a list", "rows a list", "a wrapper missing", "a negative time"],
+)
+def test_chart_refuses_a_file_that_is_not_a_result(capsys, tmp_path, text):
     plot = _load("plot_masked_steps")
     path = tmp_path / "other.json"
-    path.write_text("[1, 2]")
+    path.write_text(text)
     assert plot.main([str(path)]) == 2
-    assert "expected the JSON that masked_steps.py --json writes" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert f"{path}: expected the JSON that masked_steps.py --json writes" in error
+
+
+def test_chart_refuses_a_file_that_is_not_json(capsys, tmp_path):
+    plot = _load("plot_masked_steps")
+    path = tmp_path / "broken.json"
+    path.write_bytes(b"\xff{")
+    assert plot.main([str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"plot_masked_steps: {path}: not JSON") and error.count("\n") == 1

@@ -94,6 +94,11 @@ COMMANDS = {
 MEASURED = {
     "convergence.md": "KERAS_BACKEND=jax python -m keras_tdplus echo --seeds 20",
     "benchmark.md": "tox -e bench-jax; tox -e bench-tensorflow; tox -e bench-torch",
+    "masked_steps.md": (
+        "for b in jax tensorflow torch; do KERAS_BACKEND=$b python benchmarks/masked_steps.py "
+        "--json $b.json; done; python benchmarks/plot_masked_steps.py jax.json tensorflow.json "
+        "torch.json --out docs/img/masked_steps.png > docs/generated/masked_steps.md"
+    ),
     # Two processes each, in an env with that backend (python -m tox -e py3-jax exec -- ...).
     **{
         f"scaling_out/{name}.md": (
