@@ -509,6 +509,21 @@ def bucket_one_row_short():
 
 
 @mutant(
+    "torch.compile packs to the exact count, not a bucket (a graph per count; torch only)",
+    (MASKED_STEPS, "torch_compile"),
+)
+def torch_compile_packs_the_exact_count():
+    from keras_tdplus.layers import _masked_steps
+
+    original = _masked_steps._capacity
+
+    def capacity(valid, rows, mode):
+        return original(valid, rows, "exact")
+
+    _masked_steps._capacity = capacity
+
+
+@mutant(
     "`skip_masked_steps` is dropped from the config",
     (MASKED_STEPS, "config or save"),
 )

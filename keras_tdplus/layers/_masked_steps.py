@@ -97,6 +97,22 @@ def _packing_mode(valid, training):
     return "exact"
 
 
+def _capacity(valid, rows, mode):
+    """`(capacity, every row valid)` for `valid` in Python: exact, or up to a bucket.
+
+    The count stays inside this function. Under `torch.compile` it is read
+    after a graph break, and the code that holds it is specialised on its
+    value: had the caller held it, every count would compile that caller's
+    graph again, where now only each capacity does.
+    """
+    count = int(ops.sum(ops.cast(valid, "int32")))
+    if count == rows:
+        return rows, True
+    if mode == "exact":
+        return max(count, 1), False
+    return next(c for c in capacities(rows) if c >= count), False
+
+
 def _is_eager():
     if keras.backend.backend() != "tensorflow":
         return True
@@ -181,13 +197,9 @@ def packed_call(call, inputs, mask, valid, variables, training=None):
     if mode == "all":
         return _all_rows(call, inputs, mask, valid)
     if mode != "switch" and _is_eager():
-        count = int(ops.sum(ops.cast(valid, "int32")))
-        if count == rows:
+        capacity, every_row_valid = _capacity(valid, rows, mode)
+        if every_row_valid:
             return call(inputs, mask)
-        if mode == "exact":
-            capacity = max(count, 1)
-        else:
-            capacity = next(c for c in capacities(rows) if c >= count)
         if capacity >= rows:
             return _all_rows(call, inputs, mask, valid)
         return _pack(call, inputs, mask, valid, rows, capacity)
