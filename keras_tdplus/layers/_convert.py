@@ -7,6 +7,7 @@ from keras import layers, tree
 
 from keras_tdplus._kinds import is_functional
 from keras_tdplus.layers._fold_rule import per_position_activation
+from keras_tdplus.layers._masked_steps import check_skip_masked_steps
 from keras_tdplus.layers._time_distributed import TimeDistributed
 from keras_tdplus.layers._time_distributed_dense import TimeDistributedDense
 
@@ -63,12 +64,11 @@ class _Cloner:
         return new
 
     def _clone(self, layer):
-        if isinstance(layer, TimeDistributed) and self.skip_masked_steps:
-            config = layer.get_config()
-            config["skip_masked_steps"] = True
-            return layer.__class__.from_config(config)
         if type(layer) is not layers.TimeDistributed:
-            return layer.__class__.from_config(layer.get_config())
+            config = layer.get_config()
+            if self.skip_masked_steps and isinstance(layer, TimeDistributed):
+                config["skip_masked_steps"] = True
+            return layer.__class__.from_config(config)
         shared = self.uses[id(layer.layer)] > 1
         fused = None if shared else _as_time_distributed_dense(layer)
         if fused is not None:
@@ -155,11 +155,7 @@ def convert_time_distributed(model, skip_masked_steps=False):
             "Fix: start it with `keras.Input(shape)` or call `model.build(input_shape)` "
             "first."
         )
-    if not isinstance(skip_masked_steps, bool):
-        raise ValueError(
-            "Received an invalid value for `skip_masked_steps`, expected True or False. "
-            f"Received: skip_masked_steps={skip_masked_steps!r}"
-        )
+    check_skip_masked_steps(skip_masked_steps)
     cloner = _Cloner(model, skip_masked_steps)
     call_function = None if isinstance(model, keras.Sequential) else cloner.call
     converted = keras.models.clone_model(

@@ -30,7 +30,13 @@ import math
 import keras
 from keras import ops, tree
 
-__all__ = ["BUCKETS", "capacities", "packed_call", "step_validity"]
+__all__ = [
+    "BUCKETS",
+    "capacities",
+    "check_skip_masked_steps",
+    "packed_call",
+    "step_validity",
+]
 
 BUCKETS = (1 / 8, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1)
 """The capacities of a packed batch, as fractions of `batch * time`.
@@ -40,6 +46,15 @@ valid steps above an eighth of the batch, and six branches in a traced
 program (fewer when `batch * time` is small and fractions round to the same
 size).
 """
+
+
+def check_skip_masked_steps(value):
+    """Raises a ValueError naming `skip_masked_steps` unless `value` is a bool."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            "Received an invalid value for `skip_masked_steps`, expected True or False. "
+            f"Received: skip_masked_steps={value!r}"
+        )
 
 
 def capacities(rows):

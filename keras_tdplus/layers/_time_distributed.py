@@ -9,7 +9,11 @@ from keras import layers, ops, tree
 from keras_tdplus._messages import format_shape, message
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.layers import _fold_rule
-from keras_tdplus.layers._masked_steps import packed_call, step_validity
+from keras_tdplus.layers._masked_steps import (
+    check_skip_masked_steps,
+    packed_call,
+    step_validity,
+)
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributed"]
@@ -177,11 +181,7 @@ class TimeDistributed(layers.Wrapper):
                 f"layer with a `keras.layers.Layer` instance. Received: {layer}"
             )
         _fold_rule.check_fold_option(fold)
-        if not isinstance(skip_masked_steps, bool):
-            raise ValueError(
-                "Received an invalid value for `skip_masked_steps`, expected True or False. "
-                f"Received: skip_masked_steps={skip_masked_steps!r}"
-            )
+        check_skip_masked_steps(skip_masked_steps)
         mode, reason = _fold_rule.rule_for(type(layer))(layer)
         if mode == _fold_rule.REFUSED:
             raise ValueError(
