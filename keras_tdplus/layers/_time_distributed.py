@@ -14,6 +14,7 @@ from keras_tdplus.layers._masked_steps import (
     packed_call,
     step_validity,
 )
+from keras_tdplus.layers._rows import on_rows
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributed"]
@@ -24,15 +25,37 @@ def _fold(x):
     return ops.reshape(x, (-1, *ops.shape(x)[2:]))
 
 
-def _unfold(y, batch_and_time):
-    """`(batch * time, ...)` back to `(batch, time, ...)`.
+def _unfold(y, like):
+    """`(batch * time, ...)` back to `(batch, time, ...)`, the first two axes of `like`.
 
-    `batch_and_time` comes from `ops.shape` of an input: sizes, or
-    scalar tensors in a TensorFlow graph, or `None`s for a symbolic tensor,
-    which a symbolic reshape accepts. Never a -1: with two axes unknown,
-    that would leave the size of neither.
+    The sizes come from `ops.shape(like)`: sizes, scalar tensors in a
+    TensorFlow graph, symbolic sizes while an exporter traces, or `None`s for
+    a symbolic tensor, which a symbolic reshape accepts. The batch becomes -1
+    whenever the time axis is known, so an exported graph keeps no batch size
+    of its own (a LiteRT interpreter resized to another batch). With the time
+    axis `None` too, a -1 would leave the size of neither.
     """
-    return ops.reshape(y, (*batch_and_time, *ops.shape(y)[1:]))
+    batch, time = ops.shape(like)[:2]
+    if time is None:
+        return ops.reshape(y, (batch, time, *ops.shape(y)[1:]))
+    if keras.backend.backend() == "jax" and not isinstance(time, int):
+        return ops.take(y, _row_of_each_step(like), axis=0)
+    return ops.reshape(y, (-1, time, *ops.shape(y)[1:]))
+
+
+def _row_of_each_step(like):
+    """`(batch, time)` int32: `b * time + t`, the folded row of each step of `like`.
+
+    For JAX tracing with a symbolic time axis (an export with `None` steps):
+    jax2onnx writes a reshape only to sizes it finds among the axes of the
+    reshaped tensor, and `batch * time` keeps neither, so `_unfold` gathers
+    the rows into place instead. The grid is built from `like` itself, not
+    from `arange`s, so the output keeps the input's symbolic axes.
+    """
+    first_position = like[(slice(None), slice(None)) + (0,) * (len(like.shape) - 2)]
+    ones = ops.ones_like(first_position, dtype="int32")
+    time = ops.sum(ones, axis=1, keepdims=True)
+    return (ops.cumsum(ones, axis=0) - 1) * time + ops.cumsum(ones, axis=1) - 1
 
 
 def _per_sample_mask(mask, x):
@@ -323,14 +346,16 @@ class TimeDistributed(layers.Wrapper):
         if mask is not None:
             self._check_masks(inputs, mask)
         decision = self.decision
-        batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
+        first = tree.flatten(inputs)[0]
+        batch_and_time = ops.shape(first)[:2]
         if decision.mode == _fold_rule.PER_STEP:
             outputs = self._call_step_by_step(inputs, training, mask)
             self._add_activity_loss(outputs, batch_and_time[0], per_step=True)
             return outputs
         valid = self._valid_rows(inputs, mask, decision)
         if valid is None and decision.mode == _fold_rule.IN_PLACE and not tree.is_nested(inputs):
-            outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
+            kwargs = self._inner_kwargs(training, None)
+            outputs = on_rows(lambda rows: self._call_inner(rows, kwargs), inputs)
         else:
             folded = tree.map_structure(_fold, inputs)
             inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
@@ -347,7 +372,7 @@ class TimeDistributed(layers.Wrapper):
                     outputs = run(folded, inner_mask)
             else:
                 outputs = run(folded, inner_mask)
-            outputs = tree.map_structure(lambda y: _unfold(y, batch_and_time), outputs)
+            outputs = tree.map_structure(lambda y: _unfold(y, first), outputs)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
 
@@ -448,7 +473,7 @@ class TimeDistributed(layers.Wrapper):
 
     def _compute_mask(self, inputs, mask):
         first_mask = tree.flatten(mask)[0] if tree.is_nested(mask) else mask
-        batch_and_time = ops.shape(tree.flatten(inputs)[0])[:2]
+        first = tree.flatten(inputs)[0]
         folded = tree.map_structure(_fold, inputs)
         inner_mask = self.layer.compute_mask(folded, self._fold_masks(inputs, folded, mask))
         time_mask = first_mask
@@ -471,7 +496,7 @@ class TimeDistributed(layers.Wrapper):
             step = first[(slice(None), slice(None), *([0] * (len(first.shape) - 2)))]
             time_mask = ops.ones_like(step, dtype="bool")
         return tree.map_structure(
-            lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, batch_and_time)),
+            lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, first)),
             inner_mask,
         )
 
