@@ -619,6 +619,56 @@ def ctrl_c_exits_1():
     _replace_everywhere(main, main_exit_1)
 
 
+EXPORT = "tests/test_export.py"
+
+
+@mutant(
+    "the unfold reshapes to the traced batch size, not -1 (a static LiteRT signature cannot be "
+    "resized; run with TDPLUS_EXPORT=1 on tensorflow, in `tox -e export`)",
+    (EXPORT, "LiteRT and static and Conv2D"),
+)
+def unfold_bakes_in_the_batch():
+    from keras import ops
+
+    from keras_tdplus.layers import _time_distributed
+
+    def unfold(y, like):
+        return ops.reshape(y, (*ops.shape(like)[:2], *ops.shape(y)[1:]))
+
+    _time_distributed._unfold = unfold
+
+
+@mutant(
+    "with a symbolic time axis on jax the unfold is a reshape, not a gather (jax2onnx cannot "
+    "write it; run with TDPLUS_EXPORT=1 on jax, in `tox -e export`)",
+    (EXPORT, "ONNX and Conv2D and None"),
+)
+def unfold_reshapes_a_symbolic_time():
+    from keras import ops
+
+    from keras_tdplus.layers import _time_distributed
+
+    def unfold(y, like):
+        batch, time = ops.shape(like)[:2]
+        return ops.reshape(y, (-1 if time is not None else batch, time, *ops.shape(y)[1:]))
+
+    _time_distributed._unfold = unfold
+
+
+@mutant(
+    "a Dense runs on the rank-3 input on TensorFlow, not on its rows (`tf.tensordot` writes "
+    "the batch into a static LiteRT signature; run with TDPLUS_EXPORT=1 on tensorflow)",
+    (EXPORT, "pages_commands"),
+)
+def dense_not_on_rows():
+    from keras_tdplus.layers import _rows
+
+    def on_rows(fn, x):
+        return fn(x)
+
+    _replace_everywhere(_rows.on_rows, on_rows)
+
+
 # The pytest plugin side.
 
 

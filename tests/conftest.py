@@ -45,6 +45,9 @@ def pytest_configure(config):
         "markers", "cross_backend: needs all three backends; runs only in `tox -e cross-backend`"
     )
     config.addinivalue_line(
+        "markers", "export: needs the exporters (onnx, LiteRT, ...); runs only in `tox -e export`"
+    )
+    config.addinivalue_line(
         "markers",
         "multiprocess: starts two processes on 127.0.0.1 that train together "
         "(select with `-m multiprocess`, leave out with `-m 'not multiprocess'`)",
@@ -55,12 +58,15 @@ def pytest_collection_modifyitems(config, items):
     """Deselect, not skip, tests written for another backend's env."""
     backend = keras.config.backend()
     cross_backend_env = os.environ.get("TDPLUS_CROSS_BACKEND") == "1"
+    export_env = os.environ.get("TDPLUS_EXPORT") == "1"
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("backend")
         wrong_backend = marker is not None and backend not in marker.args
         is_cross = item.get_closest_marker("cross_backend") is not None
-        (drop if wrong_backend or is_cross != cross_backend_env else keep).append(item)
+        is_export = item.get_closest_marker("export") is not None
+        other_env = is_cross != cross_backend_env or is_export != export_env
+        (drop if wrong_backend or other_env else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

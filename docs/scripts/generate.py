@@ -99,6 +99,11 @@ MEASURED = {
         "--json $b.json; done; python benchmarks/plot_masked_steps.py jax.json tensorflow.json "
         "torch.json --out docs/img/masked_steps.png > docs/generated/masked_steps.md"
     ),
+    # Every export path on every backend; needs the exporters (python -m tox -e export exec -- ...).
+    **{
+        f"deploying/{name}.md": "python docs/scripts/export_matrix.py"
+        for name in ("matrix", "graph_size")
+    },
     # Two processes each, in an env with that backend (python -m tox -e py3-jax exec -- ...).
     **{
         f"scaling_out/{name}.md": (
