@@ -656,17 +656,44 @@ def unfold_reshapes_a_symbolic_time():
 
 
 @mutant(
-    "a Dense runs on the rank-3 input on TensorFlow, not on its rows (`tf.tensordot` writes "
-    "the batch into a static LiteRT signature; run with TDPLUS_EXPORT=1 on tensorflow)",
-    (EXPORT, "pages_commands"),
+    "skip_masked_steps packs under a jax export with symbolic sizes (jax2tf and jax2onnx fail; "
+    "run with TDPLUS_EXPORT=1 on jax, in `tox -e export`)",
+    (EXPORT, "skip_masked_steps and None"),
 )
-def dense_not_on_rows():
-    from keras_tdplus.layers import _rows
+def skip_packs_under_a_symbolic_export():
+    from keras_tdplus.layers import _masked_steps
 
-    def on_rows(fn, x):
-        return fn(x)
+    _replace_everywhere(_masked_steps.can_pack, lambda valid: True)
 
-    _replace_everywhere(_rows.on_rows, on_rows)
+
+@mutant(
+    "a TensorFlow graph picks packed or plain through a switch_case, not a cond (tf2onnx writes "
+    "a graph ONNX Runtime refuses; run with TDPLUS_EXPORT=1 on tensorflow)",
+    (EXPORT, "ONNX and skip_masked_steps"),
+)
+def tf_graph_packs_through_a_switch():
+    from keras import ops
+
+    from keras_tdplus.layers import _masked_steps
+
+    public = {name: getattr(ops, name) for name in dir(ops) if not name.startswith("_")}
+    patched = types.SimpleNamespace(**public)
+    patched.cond = lambda pred, true_fn, false_fn: ops.switch(
+        ops.cast(pred, "int32"), [false_fn, true_fn]
+    )
+    _masked_steps.ops = patched
+
+
+@mutant(
+    "skip_masked_steps packs under torch.export and the ONNX exporter's tracing (torch.export "
+    "fails on the count; run with TDPLUS_EXPORT=1 on torch, in `tox -e export`)",
+    (EXPORT, "torch.export and skip_masked_steps"),
+)
+def skip_packs_under_torch_export():
+    import torch
+
+    torch.compiler.is_exporting = lambda: False
+    torch.jit.is_tracing = lambda: False
 
 
 # The pytest plugin side.

@@ -10,10 +10,14 @@ strict xfail naming the limit.
 
 import importlib.util
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import keras
 import pytest
+
+import keras_tdplus
 
 pytestmark = pytest.mark.export
 
@@ -48,6 +52,8 @@ def _cells(implementation):
             continue
         key = (cell["path"], cell["layer"], cell["signature"])
         limit = matrix.ENGINE_LIMITS.get((BACKEND, cell["path"], cell["layer"]))
+        if implementation == "keras_tdplus":
+            limit = limit or matrix.OUR_LIMITS.get((BACKEND, *key))
         marks = [pytest.mark.xfail(strict=True, reason=limit)] if limit else []
         cells.append(pytest.param(*key, cell, marks=marks, id=_id(*key)))
     return cells
@@ -121,6 +127,42 @@ def test_max_pooling_through_jax2onnx_is_an_engine_limit():
     model = keras.Model(inputs, keras.layers.MaxPooling2D(2)(inputs))
     model(matrix.sample(model, 2, matrix.STEPS))
     assert matrix.check_model(model, "ONNX", f"T={matrix.STEPS}")["outcome"] == "ok"
+
+
+@pytest.mark.backend("tensorflow")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a Dense after a reshaping TimeDistributed: tf.tensordot writes the traced batch "
+    "into a fully static LiteRT signature, which then cannot be resized",
+)
+def test_a_dense_after_a_folding_wrapper_resizes_a_static_litert_signature():
+    inputs = keras.Input((matrix.STEPS, 4, 4, 3))
+    x = keras_tdplus.TimeDistributed(keras.layers.GlobalAveragePooling2D())(inputs)
+    model = keras.Model(inputs, keras_tdplus.TimeDistributedDense(5)(x))
+    model(matrix.sample(model, 2, matrix.STEPS))
+    result = matrix.check_model(model, "LiteRT", f"static (2, {matrix.STEPS})")
+    assert result["outcome"] == "ok"
+
+
+class _AddPair(keras.layers.Layer):
+    def call(self, inputs):
+        first, second = inputs
+        return first * 2.0 + second
+
+
+@pytest.mark.backend("jax")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Keras gives each input of a jax export its own symbolic sizes, so two inputs with "
+    "a free time axis cannot even be added, with no TimeDistributed at all",
+)
+def test_two_inputs_with_a_free_time_axis_export_on_jax():
+    first, second = keras.Input((None, 6)), keras.Input((None, 6))
+    model = keras.Model([first, second], _AddPair()([first, second]))
+    x = matrix.sample(model, 2, matrix.STEPS)
+    model([x, x])
+    with tempfile.TemporaryDirectory() as folder:
+        model.export(os.path.join(folder, "saved_model"), format="tf_saved_model", verbose=False)
 
 
 def test_our_onnx_graph_does_not_grow_with_the_steps_and_stocks_is_as_the_page_says():

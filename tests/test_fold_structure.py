@@ -103,10 +103,7 @@ def test_time_distributed_dense_runs_one_matmul_whatever_the_steps(steps, monkey
     dense_ops = sys.modules[keras.layers.Dense.__module__].ops
     monkeypatch.setattr(dense_ops, "matmul", counted)
     layer(x)
-    # One product over every step: on the rank-3 input, or on TensorFlow on its
-    # `(batch * time, features)` rows (so that an export keeps no batch size).
-    rows = [(2 * steps, 4)] if keras.backend.backend() == "tensorflow" else [(2, steps, 4)]
-    assert shapes == rows
+    assert shapes == [(2, steps, 4)]
 
 
 def _equation_count(jaxpr):

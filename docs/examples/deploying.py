@@ -60,11 +60,11 @@ np.testing.assert_allclose(predicted, expected, atol=1e-4)
 # --8<-- [start:litert]
 from ai_edge_litert.interpreter import Interpreter
 
-# A fully static signature, resized at run time to the batch in hand.
+# Ten frames per clip, any number of clips: resized at run time to the batch in hand.
 model.export(
     os.path.join(folder, "model.tflite"),
     format="litert",
-    input_signature=[tf.TensorSpec((1, 10, 32, 32, 3), tf.float32)],
+    input_signature=[tf.TensorSpec((None, 10, 32, 32, 3), tf.float32)],
 )
 interpreter = Interpreter(model_path=os.path.join(folder, "model.tflite"))
 index = interpreter.get_input_details()[0]["index"]

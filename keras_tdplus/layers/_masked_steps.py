@@ -32,10 +32,12 @@ from keras import ops, tree
 
 __all__ = [
     "BUCKETS",
+    "can_pack",
     "capacities",
     "check_skip_masked_steps",
     "packed_call",
     "step_validity",
+    "zero_masked_steps",
 ]
 
 BUCKETS = (1 / 8, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1)
@@ -90,7 +92,8 @@ def _packing_mode(valid, training):
     `"bucket"`: that number rounded up to a bucket in Python, so a compiler
     sees few shapes (eager JAX, `torch.compile`); `"switch"`: a JAX trace,
     whose shapes are fixed before the count is known; `"all"`: every row,
-    masked ones zeroed after: a jit-compiled JAX train step on a CPU.
+    masked ones zeroed after: a jit-compiled JAX train step on a CPU, and
+    `torch.export` or the torch ONNX exporter's tracing.
     """
     backend = keras.backend.backend()
     if backend == "jax":
@@ -108,6 +111,10 @@ def _packing_mode(valid, training):
     if backend == "torch":
         import torch
 
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():
+            # `torch.export` takes no size read from the data, and the ONNX
+            # exporter's tracing would keep the one it saw in its sample.
+            return "all"
         return "bucket" if torch.compiler.is_compiling() else "exact"
     return "exact"
 
@@ -126,6 +133,30 @@ def _capacity(valid, rows, mode):
     if mode == "exact":
         return max(count, 1), False
     return next(c for c in capacities(rows) if c >= count), False
+
+
+def can_pack(valid):
+    """False for a JAX export with a symbolic batch or time axis (jax2tf, jax2onnx).
+
+    No bucket has a size there, and the exporters take no switch over them:
+    the caller computes every step and zeroes the masked ones with
+    `zero_masked_steps`, after the steps are back in place.
+    """
+    return keras.backend.backend() != "jax" or all(isinstance(n, int) for n in valid.shape)
+
+
+def zero_masked_steps(outputs, valid):
+    """`outputs` of shape `(batch, time, ...)` with zeros where `valid` `(batch, time)` is False."""
+
+    def zero(y):
+        keep = valid
+        for _ in range(len(y.shape) - 2):
+            # Axes added one by one, not by a reshape: jax2onnx mistakes the
+            # sizes of a reshape of symbolic axes.
+            keep = ops.expand_dims(keep, -1)
+        return ops.where(keep, y, ops.zeros((), y.dtype))
+
+    return tree.map_structure(zero, outputs)
 
 
 def _is_eager():
@@ -222,11 +253,13 @@ def packed_call(call, inputs, mask, valid, variables, training=None):
     if mode == "exact":
         # A TensorFlow graph: a size known only when it runs. All steps valid
         # is the ordinary call, with no gather.
-        branches = [
-            _pure(lambda: _pack(call, inputs, mask, valid, rows, ops.maximum(count, 1)), variables),
+        # A two-way `cond`, not a `switch`: tf2onnx converts a cond, not a switch_case.
+        outputs, values = ops.cond(
+            ops.equal(count, rows),
             _pure(lambda: call(inputs, mask), variables),
-        ]
-        return _switch(ops.cast(ops.equal(count, rows), "int32"), branches, variables)
+            _pure(lambda: _pack(call, inputs, mask, valid, rows, ops.maximum(count, 1)), variables),
+        )
+        return _assign_after(outputs, values, variables)
     sizes = capacities(rows)
     branch_index = 0
     for size in sizes[:-1]:
@@ -241,6 +274,10 @@ def packed_call(call, inputs, mask, valid, variables, training=None):
 def _switch(index, branches, variables):
     """`branches[index]()`; the variables the branch updated are assigned after it."""
     outputs, values = ops.switch(index, branches)
+    return _assign_after(outputs, values, variables)
+
+
+def _assign_after(outputs, values, variables):
     for variable, value in zip(variables, values, strict=True):
         if not variable.trainable:
             variable.assign(value)

@@ -10,11 +10,12 @@ from keras_tdplus._messages import format_shape, message
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.layers import _fold_rule
 from keras_tdplus.layers._masked_steps import (
+    can_pack,
     check_skip_masked_steps,
     packed_call,
     step_validity,
+    zero_masked_steps,
 )
-from keras_tdplus.layers._rows import on_rows
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributed"]
@@ -254,8 +255,10 @@ class TimeDistributed(layers.Wrapper):
         first = tuple(flat[0].shape)
         for x in flat[1:]:
             shape = tuple(x.shape)
+            # Only known sizes are compared: `None`, and the symbolic sizes an
+            # exporter gives each input of its own (jax2tf, jax2onnx), are not known.
             if any(
-                a is not None and b is not None and a != b
+                isinstance(a, int) and isinstance(b, int) and a != b
                 for a, b in zip(first[:2], shape[:2], strict=True)
             ):
                 raise SequenceShapeError(
@@ -352,10 +355,15 @@ class TimeDistributed(layers.Wrapper):
             outputs = self._call_step_by_step(inputs, training, mask)
             self._add_activity_loss(outputs, batch_and_time[0], per_step=True)
             return outputs
-        valid = self._valid_rows(inputs, mask, decision)
+        valid = self._valid_steps(inputs, mask, decision)
+        zero_after = None
+        if valid is not None and not can_pack(valid):
+            # An export with symbolic sizes: every step computed, masked ones zeroed.
+            valid, zero_after = None, valid
+        if valid is not None:
+            valid = ops.reshape(valid, (-1,))
         if valid is None and decision.mode == _fold_rule.IN_PLACE and not tree.is_nested(inputs):
-            kwargs = self._inner_kwargs(training, None)
-            outputs = on_rows(lambda rows: self._call_inner(rows, kwargs), inputs)
+            outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
         else:
             folded = tree.map_structure(_fold, inputs)
             inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
@@ -373,11 +381,13 @@ class TimeDistributed(layers.Wrapper):
             else:
                 outputs = run(folded, inner_mask)
             outputs = tree.map_structure(lambda y: _unfold(y, first), outputs)
+        if zero_after is not None:
+            outputs = zero_masked_steps(outputs, zero_after)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
 
-    def _valid_rows(self, inputs, mask, decision):
-        """`(batch * time,)` booleans of the steps to compute, or None to compute all.
+    def _valid_steps(self, inputs, mask, decision):
+        """`(batch, time)` booleans of the steps to compute, or None to compute all.
 
         Only with `skip_masked_steps` and a mask, and never for a layer the
         rule runs per step or one whose nested activity loss is scaled to
@@ -385,8 +395,7 @@ class TimeDistributed(layers.Wrapper):
         """
         if not self.skip_masked_steps or mask is None or decision.rescaled:
             return None
-        valid = step_validity(_pair_masks(inputs, mask))
-        return None if valid is None else ops.reshape(valid, (-1,))
+        return step_validity(_pair_masks(inputs, mask))
 
     def _call_inner(self, inputs, kwargs):
         """The inner layer's own computation, in this layer's dtype scope.

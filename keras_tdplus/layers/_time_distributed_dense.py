@@ -3,7 +3,6 @@
 import keras
 from keras import layers
 
-from keras_tdplus.layers._rows import on_rows
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributedDense"]
@@ -111,14 +110,12 @@ class TimeDistributedDense(layers.Dense):
         # (`compute_mask` returns it), as it does through Dense.
         if mask is not None:
             check_mask(self, inputs, mask)
-        dense_call = super().call
-        return on_rows(lambda rows: dense_call(rows, training=training), inputs)
+        return super().call(inputs, training=training)
 
     def quantized_call(self, inputs, training=None, mask=None):
         if mask is not None:
             check_mask(self, inputs, mask)
-        dense_call = super().quantized_call
-        return on_rows(lambda rows: dense_call(rows, training=training), inputs)
+        return super().quantized_call(inputs, training=training)
 
     def quantize(self, mode=None, type_check=True, config=None):
         # Dense refuses subclasses unless `type_check=False`, because a
