@@ -203,3 +203,13 @@ def test_the_pages_commands_run_and_reload_the_same_model():
     for name in [None, "model", *PAGE_SECTIONS[BACKEND]]:
         exec(compile(code[name], f"{EXAMPLE}:{name}", "exec"), namespace)
     assert namespace["expected"].shape == (4, 10, 5)
+
+
+@pytest.mark.backend("jax", "torch")
+def test_tfsm_layer_needs_the_tensorflow_backend(tmp_path):
+    # A SavedModel written on jax (torch writes none): TFSMLayer refuses before reading it.
+    if BACKEND == "jax":
+        model = matrix.build("TimeDistributedDense", "keras_tdplus", FIXED_T)
+        model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
+    with pytest.raises(NotImplementedError, match="TensorFlow backend"):
+        keras.layers.TFSMLayer(str(tmp_path / "saved_model"), call_endpoint="serve")
