@@ -207,7 +207,7 @@ def test_the_pages_commands_run_and_reload_the_same_model():
 
 @pytest.mark.backend("jax", "torch")
 def test_tfsm_layer_needs_the_tensorflow_backend(tmp_path):
-    # A SavedModel written on jax (torch writes none): TFSMLayer refuses before reading it.
+    # A SavedModel written on jax; on torch any path will do: TFSMLayer refuses first.
     if BACKEND == "jax":
         model = matrix.build("TimeDistributedDense", "keras_tdplus", FIXED_T)
         model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
