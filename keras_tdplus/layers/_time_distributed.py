@@ -53,10 +53,14 @@ def _row_of_each_step(like):
     the rows into place instead. The grid is built from `like` itself, not
     from `arange`s, so the output keeps the input's symbolic axes.
     """
-    first_position = like[(slice(None), slice(None)) + (0,) * (len(like.shape) - 2)]
-    ones = ops.ones_like(first_position, dtype="int32")
+    ones = ops.ones_like(_first_position(like), dtype="int32")
     time = ops.sum(ones, axis=1, keepdims=True)
     return (ops.cumsum(ones, axis=0) - 1) * time + ops.cumsum(ones, axis=1) - 1
+
+
+def _first_position(x):
+    """`x[:, :, 0, ..., 0]`: one value per step of `(batch, time, ...)`, keeping both axes."""
+    return x[(slice(None), slice(None), *([0] * (len(x.shape) - 2)))]
 
 
 def _per_sample_mask(mask, x):
@@ -501,9 +505,7 @@ class TimeDistributed(layers.Wrapper):
         if time_mask is None and any(m is None for m in tree.flatten(inner_mask)):
             # Some outputs have a mask, others none: an op returns tensors
             # only, and a mask of all steps valid changes nothing downstream.
-            first = tree.flatten(inputs)[0]
-            step = first[(slice(None), slice(None), *([0] * (len(first.shape) - 2)))]
-            time_mask = ops.ones_like(step, dtype="bool")
+            time_mask = ops.ones_like(_first_position(first), dtype="bool")
         return tree.map_structure(
             lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, first)),
             inner_mask,
