@@ -565,6 +565,117 @@ def lstm_gates_off_by_one():
 
 
 @mutant(
+    "count_flops counts one step of a recurrent layer, not `time` steps",
+    ("tests/test_flops.py", "recurrent"),
+)
+def flops_recurrent_one_step():
+    flops = _find("FLOPS")
+    counted = flops["LSTM"]
+
+    def one_step(layer, shape, output, count):
+        return counted(layer, (shape[0], 1, *shape[2:]), output, count)
+
+    for name in ("LSTM", "GRU", "SimpleRNN"):
+        flops[name] = one_step
+
+
+@mutant(
+    "count_flops counts a TimeDistributed layer's inner layer once, not once per step",
+    ("tests/test_flops.py", "stock_time_distributed or ours"),
+)
+def flops_time_distributed_once():
+    flops = _find("FLOPS")
+
+    def once(layer, shape, output, count):
+        return count(layer.layer, (shape[0], *shape[2:]))
+
+    flops["TimeDistributed"] = once
+
+
+@mutant(
+    "count_flops counts a transposed convolution at its output positions",
+    ("tests/test_flops.py", "Transpose"),
+)
+def flops_transposed_conv_at_outputs():
+    import dataclasses
+    import math
+
+    flops = _find("FLOPS")
+    counted = flops["Conv2DTranspose"]
+
+    def at_outputs(layer, shape, output, count):
+        full = counted(layer, shape, output, count)
+        rank = len(layer.kernel_size)
+        first = 1 if layer.data_format == "channels_last" else 2
+        positions = math.prod(output[first : first + rank])
+        total = full.total // full.variables["input_positions"] * positions
+        return dataclasses.replace(full, total=total)
+
+    for name in ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
+        flops[name] = at_outputs
+
+
+@mutant(
+    "count_flops leaves out MultiHeadAttention's two attention products",
+    ("tests/test_flops.py", "attention"),
+)
+def flops_attention_without_products():
+    import dataclasses
+
+    flops = _find("FLOPS")
+    counted = flops["MultiHeadAttention"]
+
+    def projections_only(layer, shape, output, count):
+        full = counted(layer, shape, output, count)
+        v = full.variables
+        pairs = v.get("query_steps", v["query_positions"]) * v.get("key_steps", v["key_positions"])
+        products = 2 * v["batch"] * v.get("batch_like", 1) * v["heads"] * pairs
+        total = full.total - products * (v["key_dim"] + v["value_dim"])
+        return dataclasses.replace(full, total=total)
+
+    flops["MultiHeadAttention"] = projections_only
+
+
+@mutant(
+    "a layer without a FLOPs formula counts as 0, silently",
+    ("tests/test_flops_api.py", "without_a_flops_formula or partial"),
+)
+def flops_missing_counts_zero():
+    import dataclasses
+
+    from keras_tdplus.params._flops import base
+
+    missing = base.no_formula
+
+    def silent(layer):
+        return dataclasses.replace(missing(layer), missing=(), formula="0", substituted="0")
+
+    _replace_everywhere(missing, silent)
+
+
+@mutant(
+    "estimate_memory gives Adam one slot per weight, not two",
+    ("tests/test_memory.py", "Adam or adam"),
+)
+def memory_adam_one_slot():
+    slots = _find("_SLOTS")
+    slots["adam"] = lambda config: 1
+
+
+@mutant(
+    "estimate_memory counts a half-precision element as 4 bytes",
+    ("tests/test_memory.py", "mixed_precision"),
+)
+def memory_half_precision_as_float32():
+    from keras_tdplus.params import _memory
+
+    size_of = _memory.dtype_bytes
+    _memory.dtype_bytes = lambda dtype: (
+        4 if str(dtype) in ("float16", "bfloat16") else size_of(dtype)
+    )
+
+
+@mutant(
     "check_fit_data never raises",
     ("tests/test_validation.py", "check_fit_data"),
 )

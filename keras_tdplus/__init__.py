@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Finding",
+    "FlopExplanation",
+    "MemoryEstimate",
     "ParamExplanation",
     "ParamTable",
     "SequenceShapeError",
@@ -26,11 +28,15 @@ __all__ = [
     "check_model",
     "check_sequence_input",
     "convert_time_distributed",
+    "count_flops",
     "count_params",
     "echo",
+    "estimate_memory",
+    "explain_flops",
     "explain_params",
     "explain_shape_errors",
     "param_table",
+    "register_flops_formula",
     "register_param_formula",
     "testing",
 ]
@@ -40,6 +46,8 @@ __all__ = [
 # deferred imports; tests/test_public_api.py checks it against `__all__` and the imports.
 _HOMES = {
     "Finding": "validation",
+    "FlopExplanation": "params",
+    "MemoryEstimate": "params",
     "ParamExplanation": "params",
     "ParamTable": "params",
     "SequenceShapeError": "errors",
@@ -50,11 +58,15 @@ _HOMES = {
     "check_model": "validation",
     "check_sequence_input": "validation",
     "convert_time_distributed": "layers",
+    "count_flops": "params",
     "count_params": "params",
     "echo": None,
+    "estimate_memory": "params",
+    "explain_flops": "params",
     "explain_params": "params",
     "explain_shape_errors": "validation",
     "param_table": "params",
+    "register_flops_formula": "params",
     "register_param_formula": "params",
     "testing": None,
 }
@@ -70,11 +82,17 @@ if not _backend.started_by_cli():
         convert_time_distributed,
     )
     from keras_tdplus.params import (
+        FlopExplanation,
+        MemoryEstimate,
         ParamExplanation,
         ParamTable,
+        count_flops,
         count_params,
+        estimate_memory,
+        explain_flops,
         explain_params,
         param_table,
+        register_flops_formula,
         register_param_formula,
     )
     from keras_tdplus.validation import (

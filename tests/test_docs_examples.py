@@ -138,10 +138,9 @@ def test_example_in_its_own_process_prints_what_the_page_shows(name, scratch, mo
 
 @pytest.mark.backend("jax")
 def test_cli_commands_print_what_the_page_shows(scratch):
-    """The `check` and `params` commands read the models shape_errors.py saves."""
-    generate.run_example(
-        generate.EXAMPLES / "shape_errors.py", scratch / "generated" / "shape_errors"
-    )
+    """The `check` and `params` commands read the models shape_errors.py and flops.py save."""
+    for example in ("shape_errors", "flops"):
+        generate.run_example(generate.EXAMPLES / f"{example}.py", scratch / "generated" / example)
     names = [name for name in generate.COMMANDS if not name.startswith("echo")]
     out = scratch / "generated" / "cli"
     generate.run_commands(out, names)

@@ -58,6 +58,7 @@ EXAMPLE_FILES = (
     "tutorial",
     "shape_errors",
     "param_formulas",
+    "flops",
     "performance",
     "padded_batches",
     "migrating",
@@ -86,6 +87,9 @@ COMMANDS = {
     "echo_many_to_many": "keras-tdplus echo --experiment many_to_many",
     "params_lstm": "keras-tdplus params LSTM --units 5 --input-shape 1,1",
     "params_model": "keras-tdplus params many_to_many.keras",
+    "params_flops": (
+        "keras-tdplus params tagger.keras --flops --input-shape 20,8 --batch-size 32 --memory"
+    ),
     "check_broken": "keras-tdplus check broken.keras",
     "check_fixed": "keras-tdplus check many_to_many.keras",
 }

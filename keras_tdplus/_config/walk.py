@@ -12,7 +12,15 @@ call stored in a Functional config reaches the visitor as an `OpNode` layer.
 from keras_tdplus._config.op_node import op_node_entry
 from keras_tdplus._messages import short_repr
 
-__all__ = ["Visitor", "entry_name", "layer_entries", "walk", "walk_functional", "walk_sequential"]
+__all__ = [
+    "Visitor",
+    "entry_name",
+    "layer_entries",
+    "tensor_refs_of_spec",
+    "walk",
+    "walk_functional",
+    "walk_sequential",
+]
 
 
 class Visitor:

@@ -18,11 +18,12 @@ from keras_tdplus.cli._common import (
     add_max_config_option,
     fail_line,
     input_shape_arg,
+    int_at_least,
 )
 from keras_tdplus.layers._time_distributed_dense import (
     TimeDistributedDense as _TimeDistributedDense,
 )
-from keras_tdplus.params import explain_params, param_table
+from keras_tdplus.params import estimate_memory, explain_flops, explain_params, param_table
 
 __all__ = ["main"]
 
@@ -48,6 +49,30 @@ def _parser():
     parser.add_argument(
         "--input-shape",
         help="the layer's input shape without the batch axis, e.g. 5,1 (None for unknown)",
+    )
+    parser.add_argument(
+        "--flops",
+        action="store_true",
+        help="also count the FLOPs of one forward pass (2 per multiply-add of matrix "
+        "products, convolutions and attention), per layer",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_at_least(1, "a positive integer"),
+        default=None,
+        help="the batch to count FLOPs and memory for (default: the model's own, else 1)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also estimate what training holds: weights, gradients, optimizer slots, "
+        "activations (a model file only)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        default="adam",
+        help="the optimizer whose slots --memory counts: adam, adamw, sgd, rmsprop, ... or "
+        "none for inference (default: adam)",
     )
     parser.add_argument(
         "--allow-build",
@@ -141,6 +166,7 @@ def _kwargs_text(kwargs):
 def _in_cli_terms(message):
     """A library message with its Python fixes said as this command's options."""
     message = message.replace("pass allow_build=True", "pass --allow-build")
+    message = re.sub(r"\bbatch_size=(\d+)", r"--batch-size \1", message)
     message = message.replace(
         "param_table(model, input_shape=(None, ...))",
         "pass --input-shape, without the batch axis",
@@ -182,8 +208,26 @@ def main(argv):
                 raise UsageError(f"unexpected arguments for a model file: {' '.join(extras)}")
             shape = input_shape_arg(args.input_shape) if args.input_shape else None
             saved = read_model_file(args.target, max_config_bytes=args.max_config_mb * 2**20)
-            print(param_table(saved, input_shape=shape, allow_build=args.allow_build))
-            return OK
+            table = param_table(
+                saved,
+                input_shape=shape,
+                allow_build=args.allow_build,
+                flops=args.flops,
+                batch_size=args.batch_size,
+            )
+            memory = None
+            if args.memory:
+                optimizer = None if args.optimizer.lower() == "none" else args.optimizer
+                memory = estimate_memory(
+                    saved, args.batch_size, optimizer, shape, allow_build=args.allow_build
+                )
+            print(table)
+            if memory is not None:
+                print(" Training memory, bytes:")
+                print(memory)
+            return _partial(table.flops_missing if args.flops else (), model_path)
+        if args.memory:
+            raise UsageError("--memory needs a model file: it counts a whole model's training")
         kwargs = _layer_kwargs(extras)
         _layer_class(args.target)  # an unknown class is the first thing to say
         if args.input_shape is None:
@@ -195,6 +239,9 @@ def main(argv):
             warnings.simplefilter("ignore")
             layer = _make_layer(args.target, kwargs)
         explanation = explain_params(layer, shape, allow_build=args.allow_build)
+        flops = None
+        if args.flops:
+            flops = explain_flops(layer, shape, args.batch_size, allow_build=args.allow_build)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else NOT_CHECKED
     except UsageError as error:
@@ -210,4 +257,19 @@ def main(argv):
         shapes = ", ".join(f"{w.name} {format_shape(w.shape)}" for w in explanation.weights)
         print(f"  weights: {shapes}")
     print(f"  trainable: {explanation.trainable:,}, non-trainable: {explanation.non_trainable:,}")
+    if flops is not None:
+        print(flops)
+        print(f"  formula: FLOPs = {flops.formula}")
+        return _partial(flops.missing, args.target)
     return OK
+
+
+def _partial(missing, subject):
+    """OK, or NOT_CHECKED with one line on stderr when some layer has no FLOPs formula."""
+    if not missing:
+        return OK
+    print(
+        f"{_PROG}: {subject}: the FLOPs are partial: no FLOPs formula for {', '.join(missing)}",
+        file=sys.stderr,
+    )
+    return NOT_CHECKED

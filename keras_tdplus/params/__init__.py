@@ -1,4 +1,4 @@
-"""Parameter counts with their working, computed without building any weights.
+"""Parameter counts, FLOPs and memory with their working, computed without building any weights.
 
 Keras counts parameters only after `build` has created the weights, and never
 says where the number comes from. `count_params` and `explain_params` derive
@@ -11,38 +11,64 @@ its config and loading no weights.
 A layer this module has no formula for raises a `ValueError` that names its
 class; `allow_build=True` counts it by building a throwaway copy instead, and
 `register_param_formula` teaches the calculator a layer class of your own.
+
+`count_flops` and `explain_flops` count the FLOPs of one forward pass (2 per
+multiply-add of the matrix products, convolutions and attention products)
+from the same configs, and `param_table(..., flops=True)` adds them per
+layer; `register_flops_formula` teaches them a layer class of your own.
+`estimate_memory` adds up what training holds: weights, gradients, optimizer
+slots and activations.
 """
 
 import contextlib
 
-import keras  # noqa: F401  (the examples below use it)
+import keras
 from keras import layers
 
 from keras_tdplus._config.rebuild import rebuild_layer
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.params._count import (
     covered_layers,
+    declared_inputs,
     explain,
+    explain_flops_of,
+    has_param_formula,
     is_model_source,
     layer_view,
+    merged_inputs,
     model_table,
     normalize_shape,
     read_model_config,
     table_explanation,
+    table_flops,
 )
 from keras_tdplus.params._formulas.base import RankError
-from keras_tdplus.params._formulas.user import register_user_formula
-from keras_tdplus.params._results import ParamExplanation, ParamRow, ParamTable, WeightSpec
+from keras_tdplus.params._formulas.user import register_user_flops, register_user_formula
+from keras_tdplus.params._memory import MemoryEstimate, memory_of
+from keras_tdplus.params._results import (
+    FlopExplanation,
+    ParamExplanation,
+    ParamRow,
+    ParamTable,
+    WeightSpec,
+    format_output_shape,
+)
 
 __all__ = [
+    "FlopExplanation",
+    "MemoryEstimate",
     "ParamExplanation",
     "ParamRow",
     "ParamTable",
     "WeightSpec",
+    "count_flops",
     "count_params",
     "covered_layers",
+    "estimate_memory",
+    "explain_flops",
     "explain_params",
     "param_table",
+    "register_flops_formula",
     "register_param_formula",
 ]
 
@@ -119,11 +145,14 @@ def explain_params(layer, input_shape, allow_build=False):
         return layer_view(layer, explain(layer, shape, allow_build))
 
 
-def param_table(source, input_shape=None, allow_build=False):
+def param_table(source, input_shape=None, allow_build=False, flops=False, batch_size=None):
     """The per-layer parameter counts of a model, with their formulas.
 
     Works from the model's config: no layer is built and no weights are
-    loaded, so a `.keras` file is read for its `config.json` alone.
+    loaded, so a `.keras` file is read for its `config.json` alone. With
+    `flops=True` each row also holds its FLOPs (`row.flops`, a
+    `FlopExplanation`) at `batch_size`, and the printed table gets a FLOPs
+    column and total.
 
     Args:
         source: A Sequential or Functional model (built or not), its config
@@ -133,6 +162,10 @@ def param_table(source, input_shape=None, allow_build=False):
             Sequential model that has no `Input` and was never built.
         allow_build: For layers without a formula here, count them by
             building throwaway copies instead of raising.
+        flops: Also count each layer's FLOPs (see `count_flops`); then
+            `input_shape` only fills the sizes the model leaves unknown.
+        batch_size: The batch the FLOPs are counted for; by default the
+            model's own batch if its inputs fix one, else 1.
 
     Returns:
         A `ParamTable`; `print()` it for a `model.summary()`-like table.
@@ -148,10 +181,228 @@ def param_table(source, input_shape=None, allow_build=False):
     >>> table.total
     146
     """
+    if flops:
+        return _costs_table(source, input_shape, batch_size, allow_build)[0]
     config = read_model_config(source)
     shape = None if input_shape is None else normalize_shape(input_shape, "input_shape")
     with _public_errors():
         return model_table(config, shape, allow_build)
+
+
+def count_flops(source, input_shape=None, batch_size=None, allow_build=False):
+    """The FLOPs of one forward pass of a layer or a model, counted from its config.
+
+    FLOPs are 2 per multiply-add of the matrix products, convolutions (any
+    groups, depthwise, separable, transposed, dilated, strided) and attention
+    products, the convention of `torch.utils.flop_counter.FlopCounterMode`.
+    Element-wise work (activations, biases, normalization, pooling) counts 0.
+    A recurrent layer counts each of its `time` steps, a `TimeDistributed`
+    layer its inner layer once per step. Nothing is built.
+
+    Args:
+        source: A `keras.layers.Layer`, a Sequential or Functional model, a
+            model config, or the path to a `.keras` file.
+        input_shape: The input shape including the batch axis (a list for
+            several inputs). Required for a layer; for a model it fills the
+            sizes the model leaves unknown, e.g. a `None` time axis.
+        batch_size: The batch to count for; by default the batch of
+            `input_shape` or of the model's inputs if either fixes one, else 1.
+            A batch axis fixed to another size is an error.
+        allow_build: Count the parameters of layers without a parameter
+            formula by building throwaway copies (their FLOPs stay missing).
+
+    Returns:
+        The FLOPs, an `int`.
+
+    Raises:
+        ValueError: When a layer has no FLOPs formula (the message names it;
+            `explain_flops` gives the partial count), or when a size the
+            FLOPs depend on is unknown (the message names the axis).
+
+    Example:
+
+    >>> count_flops(keras.layers.LSTM(5), (None, 10, 1))
+    2400
+    """
+    explanation = explain_flops(source, input_shape, batch_size, allow_build)
+    if explanation.missing:
+        raise ValueError(
+            f"{explanation.signature}: no FLOPs formula for {', '.join(explanation.missing)}, "
+            f"so {explanation.total:,} FLOPs is a partial count. Fix: "
+            "keras_tdplus.register_flops_formula(LayerClass, formula), or read the partial "
+            "count with explain_flops()"
+        )
+    return explanation.total
+
+
+def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
+    """The FLOPs of one forward pass with their working; see `count_flops`.
+
+    Returns:
+        A `FlopExplanation`: `total`, `formula`, `substituted` and, when
+        some layer has no FLOPs formula, `missing` naming it (then `total`
+        counts the rest and `partial` is True).
+
+    Example:
+
+    >>> explanation = explain_flops(keras.layers.LSTM(5), (None, 10, 1))
+    >>> print(explanation)  # doctest: +NORMALIZE_WHITESPACE
+    LSTM(units=5) on time=10, batch=1, inputs=1, units=5:
+    FLOPs = time * (2 * batch * inputs * 4 * units + 2 * batch * units * 4 * units)
+    = 10 * (2 * 1 * 1 * 4 * 5 + 2 * 1 * 5 * 4 * 5) = 2,400
+    """
+    _check_batch_size(batch_size)
+    with _public_errors():
+        if isinstance(source, layers.Layer) and not _is_model(source):
+            if input_shape is None:
+                raise ValueError(
+                    f"explain_flops() needs the input_shape of layer '{source.name}' "
+                    f"({type(source).__name__}), e.g. (None, 10, 8). Received: input_shape=None"
+                )
+            shape = _with_batch(normalize_shape(input_shape, "input_shape"), batch_size)
+            if has_param_formula(source):
+                explain(source, shape, allow_build)  # the same shape checks as count_params
+            return explain_flops_of(source, shape)
+        if isinstance(source, dict) and not is_model_source(source):
+            layer = rebuild_layer(source)
+            return explain_flops(layer, input_shape, batch_size, allow_build)
+        return table_flops(_costs_table(source, input_shape, batch_size, allow_build)[0])
+
+
+def estimate_memory(source, batch_size=1, optimizer="adam", input_shape=None, allow_build=False):
+    """What training a model holds in memory, in bytes, from its config alone.
+
+    Weights, gradients and optimizer slots are exact: they equal the bytes of
+    the variables Keras creates (`model.weights`, one gradient per trainable
+    weight, `optimizer.variables` once built). Activations are the sum of
+    every layer call's output at `batch_size` in the layer's compute dtype:
+    an upper bound on what a forward pass keeps for the backward one (a
+    framework frees or fuses some). Mixed precision halves activations, not
+    weights.
+
+    Args:
+        source: A Sequential or Functional model, its config, or a `.keras` path.
+        batch_size: The training batch; by default the model's own batch if
+            its inputs fix one, else 1.
+        optimizer: A name (`"adam"`, `"sgd"`, ...) or an unbuilt
+            `keras.optimizers.Optimizer` (its momentum, `amsgrad`, `use_ema`
+            are read); None for inference (no gradients, no slots).
+        input_shape: Fills the sizes the model leaves unknown (batch axis
+            included), as for `count_flops`.
+        allow_build: As for `param_table`.
+
+    Returns:
+        A `MemoryEstimate`; `print()` it for a breakdown.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((10, 4)), keras.layers.LSTM(8)])
+    >>> memory = estimate_memory(model, batch_size=32, optimizer="adam")
+    >>> memory.weights, memory.gradients, memory.optimizer, memory.activations
+    (1664, 1664, 3336, 1024)
+    """
+    table, batch = _costs_table(source, input_shape, batch_size, allow_build)
+    return memory_of(table, batch, optimizer)
+
+
+def _costs_table(source, input_shape, batch_size, allow_build):
+    """`(table, batch)`: the model's table with FLOPs and activations, every input size known."""
+    _check_batch_size(batch_size)
+    config = read_model_config(source)
+    given = None
+    if input_shape is not None:
+        shape = normalize_shape(input_shape, "input_shape")
+        given = [
+            _with_batch(s, batch_size) for s in (shape if isinstance(shape, list) else [shape])
+        ]
+    declared = declared_inputs(config)
+    name = config[1].get("name", config[0].lower())
+    with _public_errors():
+        merged = merged_inputs(name, declared, given)
+        for (input_name, _), shape in zip(declared, merged, strict=True):
+            _require_known(name, input_name, shape, batch_size)
+        merged = [_with_batch(s, batch_size) for s in merged]
+        return model_table(config, merged, allow_build, costs=True), merged[0][0]
+
+
+def _require_known(model_name, input_name, shape, batch_size):
+    if shape is None:
+        raise ValueError(
+            f"Model '{model_name}' has no input shape: it has no Input layer and was never "
+            "built. Fix: pass input_shape=(None, ...) with every axis but the batch filled in"
+        )
+    unknown = [axis for axis, size in enumerate(shape) if size is None and axis > 0]
+    if unknown:
+        filled = tuple(None if axis == 0 else (size or "T") for axis, size in enumerate(shape))
+        raise ValueError(
+            f"Model '{model_name}' input '{input_name}' has an unknown size on axis "
+            f"{unknown[0]} ({format_output_shape(shape)}), and its FLOPs and activations grow "
+            f"with it. Fix: pass input_shape={format_output_shape(filled)} with T the size "
+            "to count for"
+        )
+
+
+def _with_batch(shape, batch_size):
+    if batch_size is None:
+        return (shape[0] or 1, *shape[1:])
+    if shape[0] is not None and shape[0] != batch_size:
+        raise ValueError(
+            f"The batch axis is fixed to {shape[0]} (shape {format_output_shape(shape)}), but "
+            f"batch_size={batch_size}. Fix: count with batch_size={shape[0]}, or give the "
+            "input a free batch axis (None)"
+        )
+    return (batch_size, *shape[1:])
+
+
+def _check_batch_size(batch_size):
+    if batch_size is None:
+        return
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(
+            "Received an invalid value for `batch_size`, expected a positive int. "
+            f"Received: batch_size={batch_size!r}"
+        )
+
+
+def _is_model(layer):
+    return isinstance(layer, keras.Model)
+
+
+def register_flops_formula(layer_class, formula=None):
+    """Teaches `count_flops` the FLOPs of a layer class of your own.
+
+    Registered beside its parameter formula (`register_param_formula`): every
+    layer of exactly `layer_class` is then counted in models, model configs
+    and `.keras` files alike. A layer class without one is reported as
+    missing, never counted as 0.
+
+    Args:
+        layer_class: A subclass of `keras.layers.Layer`.
+        formula: A function `formula(layer, input_shape, output_shape)` that
+            returns the FLOPs of one forward pass of the unbuilt `layer` (the
+            shapes have the batch axis): an `int`, or a dict `{part: int}`
+            shown as its sum. Omit it to use `register_flops_formula(layer_class)`
+            as a decorator.
+
+    Returns:
+        `formula`, so the function can be used as a decorator.
+
+    Example:
+
+    >>> @keras.saving.register_keras_serializable(package="docs")
+    ... class Gram(keras.layers.Layer):
+    ...     def call(self, x):
+    ...         return keras.ops.matmul(x, keras.ops.transpose(x, (0, 2, 1)))
+    >>> @register_flops_formula(Gram)
+    ... def gram_flops(layer, input_shape, output_shape):
+    ...     batch, steps, features = input_shape
+    ...     return 2 * batch * steps * steps * features
+    >>> count_flops(Gram(), (None, 4, 3))
+    96
+    """
+    if formula is None:
+        return lambda function: register_user_flops(layer_class, function)
+    return register_user_flops(layer_class, formula)
 
 
 @contextlib.contextmanager

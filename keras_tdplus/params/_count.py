@@ -22,6 +22,7 @@ from keras_tdplus._config.walk import (
     Visitor,
     entry_name,
     layer_entries,
+    tensor_refs_of_spec,
     walk_functional,
     walk_sequential,
 )
@@ -37,12 +38,21 @@ from keras_tdplus.layers._time_distributed import TimeDistributed as _TdplusTime
 from keras_tdplus.layers._time_distributed_dense import (
     TimeDistributedDense as _TimeDistributedDense,
 )
+from keras_tdplus.params._flops import flops_formula_for
+from keras_tdplus.params._flops.base import no_formula, no_products
 from keras_tdplus.params._formulas import NO_FORMULA, covered_classes, formula_for
 from keras_tdplus.params._formulas.applications import KERAS_APPLICATION_LAYERS
 from keras_tdplus.params._formulas.applications import OUTPUT_SHAPES as APPLICATION_OUTPUT_SHAPES
 from keras_tdplus.params._formulas.base import RankError, zero
-from keras_tdplus.params._formulas.user import USER_FORMULAS, explain_user
+from keras_tdplus.params._formulas.core import einsum_spec
+from keras_tdplus.params._formulas.user import (
+    USER_FLOPS,
+    USER_FORMULAS,
+    explain_user,
+    explain_user_flops,
+)
 from keras_tdplus.params._results import (
+    FlopExplanation,
     ParamExplanation,
     ParamRow,
     ParamTable,
@@ -52,13 +62,18 @@ from keras_tdplus.params._results import (
 
 __all__ = [
     "covered_layers",
+    "declared_inputs",
     "explain",
+    "explain_flops_of",
+    "has_param_formula",
     "is_model_source",
     "layer_view",
+    "merged_inputs",
     "model_table",
     "normalize_shape",
     "read_model_config",
     "table_explanation",
+    "table_flops",
 ]
 
 
@@ -97,6 +112,14 @@ def explain(layer, shape, allow_build):
     return _same_as_built(layer, shape, explanation)
 
 
+def has_param_formula(layer):
+    """True when `explain` counts `layer` from a formula (its own class's, or a user's)."""
+    if type(layer) in USER_FORMULAS:
+        return True
+    class_name = type(layer).__name__
+    return formula_for(class_name) is not None and _is_exact(layer, class_name)
+
+
 def _same_as_built(layer, shape, explanation):
     """`explanation`, unless `layer` already holds weights of other shapes: then say so."""
     if not layer.built or not layer.weights:
@@ -116,6 +139,51 @@ def _same_as_built(layer, shape, explanation):
         f"  Expected: input_shape={built_on[0] if built_on else 'the shape it was built on'}\n"
         f"  Fix: count the layer on the shape it was built on, or count a fresh copy: "
         f"{type(layer).__name__}.from_config(layer.get_config())"
+    )
+
+
+def explain_flops_of(layer, shape, output=None, options=None):
+    """The `FlopExplanation` of one forward pass of `layer` on `shape`.
+
+    A layer without a FLOPs formula comes back with itself in `missing`,
+    never as a silent 0.
+    """
+    if type(layer) is keras.Sequential or is_functional(layer):
+        config = read_model_config(layer)
+        given = shape if isinstance(shape, list) else [shape]
+        return table_flops(model_table(config, given, False, costs=True))
+    if output is None:
+        try:
+            output = _output_shape(layer, shape, options)
+        except ValueError:
+            output = None  # a cell, say: its formula needs no output, or says it needs one
+    user = USER_FLOPS.get(type(layer))
+    if user is not None:
+        return explain_user_flops(layer, shape, output, user)
+    class_name = type(layer).__name__
+    handler = flops_formula_for(class_name)
+    if handler is None or not _is_exact(layer, class_name) or _unsupported_option(layer):
+        return no_formula(layer)
+    return handler(layer, shape, output, explain_flops_of)
+
+
+def table_flops(table):
+    """A model's FLOPs as one layer's: the sum of its rows."""
+    rows = [row for row in table.rows if row.flops is not None]
+    counted = [row for row in rows if row.flops.total or row.flops.missing]
+    return FlopExplanation(
+        class_name=table.class_name,
+        layer_name=table.name,
+        signature=f"{table.class_name}('{table.name}')",
+        variables={},
+        formula=" + ".join(row.name for row in counted) or "0",
+        substituted=" + ".join(
+            "?" if row.flops.missing and not row.flops.total else str(row.flops.total)
+            for row in counted
+        )
+        or "0",
+        total=sum(row.flops.total for row in rows),
+        missing=tuple(m for row in rows for m in row.flops.missing),
     )
 
 
@@ -175,7 +243,9 @@ def _explain_by_building(layer, shape):
             f"{name} could not be counted by building a copy on input_shape "
             f"{format_output_shape(shape)}: {type(error).__name__}: {error}"
         ) from None
-    weights = tuple(WeightSpec(w.name, tuple(w.shape), bool(w.trainable)) for w in copy.weights)
+    weights = tuple(
+        WeightSpec(w.name, tuple(w.shape), bool(w.trainable), str(w.dtype)) for w in copy.weights
+    )
     formula = " + ".join(w.name for w in weights) or "0"
     substituted = " + ".join(" * ".join(map(str, w.shape)) or "1" for w in weights) or "0"
     return ParamExplanation(
@@ -226,7 +296,10 @@ def _output_shape(layer, shape, options=None):
     if known is not None and _is_exact(layer, type(layer).__name__):
         return known(layer, shape)
     try:
-        return _as_shape(_keras_output_shape(layer, shape, options))
+        output = _as_shape(_keras_output_shape(layer, shape, options))
+        if type(layer).__name__ == "EinsumDense" and _is_exact(layer, "EinsumDense"):
+            output = _einsum_sizes_from_input(layer, shape, output)
+        return output
     except ValueError:
         raise
     except Exception as error:  # Keras indexing the shape with a config value, e.g. axis=7
@@ -234,6 +307,22 @@ def _output_shape(layer, shape, options=None):
             f"Layer '{layer.name}' ({type(layer).__name__}) has no output shape on input_shape "
             f"{format_output_shape(shape)} with its config: {type(error).__name__}: {error}"
         ) from None
+
+
+def _einsum_sizes_from_input(layer, shape, output):
+    """EinsumDense's output with the `None`s of `output_shape` that the input sizes filled.
+
+    Keras documents such a `None` as inferred from the input, and the layer's
+    output has that size, but its `compute_output_shape` keeps the `None`.
+    """
+    input_spec, _, output_spec, left_elided, elided = einsum_spec(layer, shape)
+    offset = elided if left_elided else 0
+    sizes = {letter: shape[i + offset] for i, letter in enumerate(input_spec)}
+    filled = list(output)
+    for i, letter in enumerate(output_spec):
+        if filled[i + offset] is None:
+            filled[i + offset] = sizes.get(letter)
+    return tuple(filled)
 
 
 def _keras_output_shape(layer, shape, options):
@@ -321,10 +410,24 @@ def table_explanation(table, view=True):
     )
 
 
-def model_table(model_config, shape, allow_build):
+def model_table(model_config, shape, allow_build, costs=False):
+    """The model's `ParamTable`; with `costs`, its FLOPs and activations too.
+
+    With `costs`, `shape` is a list with one shape per model input (or None
+    for the shapes the model declares): each fills the unknown sizes of the
+    input it is given for.
+    """
     class_name, config = model_config
     name = config.get("name", class_name.lower())
-    counter = _TableVisitor(allow_build, functional=class_name != "Sequential")
+    counter = _TableVisitor(allow_build, functional=class_name != "Sequential", costs=costs)
+    if costs:
+        declared = declared_inputs(model_config)
+        merged = merged_inputs(name, declared, shape)
+        counter.given = {input_name: s for (input_name, _), s in zip(declared, merged, strict=True)}
+        if class_name == "Sequential":
+            shape = merged[0]
+            if shape is not None:
+                counter.inputs.append(("float32", _elements(name, "Input", shape)))
     if class_name == "Sequential":
         inputs = [] if shape is None else [shape]
         has_input = any(e["class_name"] == "InputLayer" for e in layer_entries(config))
@@ -354,26 +457,92 @@ def model_table(model_config, shape, allow_build):
         output_shape=output,
         weights=weights,
         model_trainable=bool(config.get("trainable", True)),
+        activations=tuple(counter.activations),
+        inputs=tuple(counter.inputs),
     )
+
+
+def declared_inputs(model_config):
+    """`[(name, shape)]` of the model's inputs as its config declares them (shape may be None)."""
+    class_name, config = model_config
+    entries = [e for e in layer_entries(config) if e.get("class_name") == "InputLayer"]
+    if class_name == "Sequential":
+        if entries:
+            return [(entry_name(entries[0]), _input_layer_shape(entries[0]))]
+        built = config.get("build_input_shape")
+        name = config.get("name", "sequential")
+        return [(name, normalize_shape(built, "build_input_shape") if built else None)]
+    by_name = {entry_name(e): e for e in entries}
+    declared = []
+    for ref in tensor_refs_of_spec(config.get("input_layers")):
+        entry = by_name.get(ref[0])
+        declared.append((ref[0], None if entry is None else _input_layer_shape(entry)))
+    return declared
+
+
+def merged_inputs(model_name, declared, given):
+    """The declared input shapes with the unknown sizes filled from `given`."""
+    if given is None:
+        return [shape for _, shape in declared]
+    if len(given) != len(declared):
+        raise ValueError(
+            f"Model '{model_name}' has {len(declared)} input(s) "
+            f"({', '.join(name for name, _ in declared)}), but {len(given)} input shape(s) "
+            f"were given. Received: input_shape={given}"
+        )
+    merged = []
+    for (name, mine), theirs in zip(declared, given, strict=True):
+        if mine is None or theirs is None:
+            merged.append(theirs if mine is None else mine)
+            continue
+        if len(mine) != len(theirs):
+            raise SequenceShapeError(
+                f"Model '{model_name}' input '{name}' has rank {len(mine)}, shape "
+                f"{format_output_shape(mine)}, but the input_shape given for it has rank "
+                f"{len(theirs)}: {format_output_shape(theirs)}. Fix: pass a shape of the "
+                "input's rank, batch axis included"
+            )
+        shape = []
+        for axis, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            if a is not None and b is not None and a != b:
+                raise ValueError(
+                    f"Model '{model_name}' input '{name}' takes size {a} on axis {axis} "
+                    f"(shape {format_output_shape(mine)}), but the input_shape given for it "
+                    f"says {b}: {format_output_shape(theirs)}. Fix: pass {a} on that axis, "
+                    "or None to keep the model's"
+                )
+            shape.append(b if a is None else a)
+        merged.append(tuple(shape))
+    return merged
 
 
 class _TableVisitor(Visitor):
     """Counts each layer of one model level as the walk reaches it."""
 
-    def __init__(self, allow_build, functional):
+    def __init__(self, allow_build, functional, costs=False):
         self.allow_build = allow_build
         self.functional = functional
+        self.costs = costs
+        # With `costs`: `(dtype, elements)` of each call's outputs, and of the model's inputs;
+        # the input shapes by input name.
+        self.activations = []
+        self.inputs = []
+        self.given = {}
         # `(row, variables)` by entry position, in the order of the config's layers.
         self.counted = {}
         # The entry whose call produced each output shape (by identity).
         self.producers = {}
 
     def input_layer(self, entry):
-        shape = _input_layer_shape(entry)
+        shape = self.given.get(entry_name(entry)) or _input_layer_shape(entry)
+        if self.costs:
+            dtype = str((entry.get("config") or {}).get("dtype") or "float32")
+            self.inputs.append((dtype, _elements(entry_name(entry), "InputLayer", shape)))
         if self.functional:
             layer = rebuild_layer(entry)
             explanation = zero(layer, shape, None)
-            row = ParamRow(entry_name(entry), "InputLayer", shape, explanation)
+            flops = no_products(layer) if self.costs else None
+            row = ParamRow(entry_name(entry), "InputLayer", shape, explanation, flops)
             self.counted[id(entry)] = (row, explanation)
         return shape
 
@@ -388,19 +557,29 @@ class _TableVisitor(Visitor):
             shapes = argument_shapes(rebuild_layer(entry), arguments)
             if shapes is not None:
                 shape, multi = shapes, True
+        options = call_options(entry, node_index)
         if node_index == 0:
             try:
-                options = call_options(entry, node_index)
-                row, variables, output = _row(entry, shape, self.allow_build, options)
+                row, variables, output, activations = _row(
+                    entry, shape, self.allow_build, options, self.costs
+                )
             except SequenceShapeError as error:
                 producer = None if multi else self.producers.get(id(inputs[0]))
                 _raise_if_last_step_only(error, entry, producer, shape)
                 raise
             self.counted[id(entry)] = (row, variables)
         else:
-            output = _output_shape(rebuild_layer(entry), shape, call_options(entry, node_index))
             row, variables = self.counted[id(entry)]
-            self.counted[id(entry)] = (dataclasses.replace(row, output_shape="multiple"), variables)
+            if self.costs:
+                again, _, output, activations = _row(entry, shape, self.allow_build, options, True)
+                flops = _called_again(row.flops, again.flops, node_index)
+            else:
+                output = _output_shape(rebuild_layer(entry), shape, options)
+                flops, activations = None, None
+            row = dataclasses.replace(row, output_shape="multiple", flops=flops)
+            self.counted[id(entry)] = (row, variables)
+        if self.costs:
+            self.activations += activations
         outputs = output if isinstance(output, list) else [output]
         self.producers.update((id(out), entry) for out in outputs)
         return outputs
@@ -447,17 +626,22 @@ def _raise_if_last_step_only(error, entry, producer, shape):
     ) from None
 
 
-def _row(layer_config, shape, allow_build, options=None):
-    """One layer config on `shape`: `(row, variables, output shape)`.
+def _row(layer_config, shape, allow_build, options=None, costs=False):
+    """One layer config on `shape`: `(row, variables, output shape, activations)`.
 
     `row` holds what the layer reports of itself; `variables` the explanation
     with its variables' own trainable flags, which the model's totals use.
+    With `costs`, `row.flops` holds the layer's FLOPs and `activations` the
+    `(dtype, elements)` of its outputs (of every layer's, for a nested model).
     """
     if layer_config.get("class_name") in MODEL_CLASSES:
         model_config = read_model_config(layer_config)
-        table = model_table(model_config, shape, allow_build)
-        row = ParamRow(table.name, table.class_name, table.output_shape, table_explanation(table))
-        return row, table_explanation(table, view=False), table.output_shape
+        given = (shape if isinstance(shape, list) else [shape]) if costs else None
+        table = model_table(model_config, given if costs else shape, allow_build, costs)
+        explanation = table_explanation(table)
+        flops = table_flops(table) if costs else None
+        row = ParamRow(table.name, table.class_name, table.output_shape, explanation, flops)
+        return row, table_explanation(table, view=False), table.output_shape, table.activations
     layer = rebuild_layer(layer_config)
     explanation = explain(layer, shape, allow_build)
     try:
@@ -471,8 +655,48 @@ def _row(layer_config, shape, allow_build, options=None):
         except Exception:
             raise static_error from None  # it names the layer; a failed build adds nothing
         output = _as_shape(keras.tree.map_structure(lambda t: tuple(t.shape), built))
-    row = ParamRow(layer.name, explanation.class_name, output, layer_view(layer, explanation))
-    return row, explanation, output
+    flops, activations = None, None
+    if costs:
+        flops = explain_flops_of(layer, shape, output)
+        outputs = output if isinstance(output, list) else [output]
+        dtype = str(layer.compute_dtype)
+        activations = tuple(
+            (dtype, _elements(layer.name, type(layer).__name__, s)) for s in outputs
+        )
+    row = ParamRow(
+        layer.name, explanation.class_name, output, layer_view(layer, explanation), flops
+    )
+    return row, explanation, output, activations
+
+
+def _called_again(first, again, node_index):
+    """The FLOPs of a layer the model calls more than once: the sum of its calls."""
+    calls = (
+        first
+        if node_index > 1
+        else dataclasses.replace(
+            first, formula=f"({first.formula})", substituted=f"({first.substituted})"
+        )
+    )
+    return dataclasses.replace(
+        calls,
+        formula=f"{calls.formula} + ({again.formula})",
+        substituted=f"{calls.substituted} + ({again.substituted})",
+        total=calls.total + again.total,
+        missing=calls.missing + again.missing,
+    )
+
+
+def _elements(name, class_name, shape):
+    if shape is None or None in shape:
+        unknown = None if shape is None else shape.index(None)
+        raise ValueError(
+            f"Layer '{name}' ({class_name}) has an output of unknown "
+            f"size{'' if unknown is None else f' on axis {unknown}'}: "
+            f"{format_output_shape(shape)}, so its activations cannot be counted. Fix: pass "
+            "an input_shape with every axis filled in"
+        )
+    return math.prod(shape)
 
 
 def _input_layer_shape(layer_config):

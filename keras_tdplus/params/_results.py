@@ -5,7 +5,14 @@ import math
 
 from keras_tdplus._messages import format_shape
 
-__all__ = ["ParamExplanation", "ParamRow", "ParamTable", "WeightSpec", "format_output_shape"]
+__all__ = [
+    "FlopExplanation",
+    "ParamExplanation",
+    "ParamRow",
+    "ParamTable",
+    "WeightSpec",
+    "format_output_shape",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,6 +22,7 @@ class WeightSpec:
     name: str
     shape: tuple
     trainable: bool
+    dtype: str = "float32"
 
     @property
     def size(self):
@@ -108,6 +116,82 @@ class ParamExplanation:
 
 
 @dataclasses.dataclass(frozen=True)
+class FlopExplanation:
+    """A layer's FLOPs on one forward pass, with the formula that gives them.
+
+    FLOPs count 2 per multiply-add of the matrix products, convolutions and
+    attention products, as `torch.utils.flop_counter.FlopCounterMode` does;
+    element-wise work (activations, biases, normalization, pooling) counts 0.
+
+    Attributes:
+        class_name: The layer's class, e.g. `"LSTM"`.
+        layer_name: The layer's `name`.
+        signature: The arguments that set the count, e.g. `"LSTM(units=5)"`.
+        variables: The sizes the formula reads, e.g. `{"time": 10, "batch": 1}`.
+        formula: The FLOPs in symbols, e.g.
+            `"2 * time * batch * inputs * 4 * units + ..."`.
+        substituted: The same with the numbers in.
+        total: The FLOPs counted, an `int`: a lower bound when `partial`.
+        missing: The layers inside that have no FLOPs formula, as
+            `"name (Class)"`; empty when the count is complete.
+        partial: True when some layer had no formula.
+
+    Example:
+
+    >>> from keras import layers
+    >>> import keras_tdplus as tdp
+    >>> explanation = tdp.explain_flops(layers.Dense(4), (None, 3))
+    >>> explanation.formula, explanation.substituted, explanation.total
+    ('2 * rows * inputs * units', '2 * 1 * 3 * 4', 24)
+    """
+
+    class_name: str
+    layer_name: str
+    signature: str
+    variables: dict
+    formula: str
+    substituted: str
+    total: int
+    missing: tuple = ()
+
+    @property
+    def partial(self):
+        return bool(self.missing)
+
+    def __str__(self):
+        head = self.signature
+        if self.variables:
+            head += " on " + ", ".join(f"{k}={v}" for k, v in self.variables.items())
+        working = f"FLOPs = {self.formula}"
+        if self.substituted != self.formula:
+            working += f" = {self.substituted}"
+        if self.substituted != f"{self.total}":
+            working += f" = {self.total:,}"
+        if self.missing:
+            working += f" (partial: no FLOPs formula for {', '.join(self.missing)})"
+        return f"{head}: {working}"
+
+    def __repr__(self):
+        return (
+            f"FlopExplanation(layer_name={self.layer_name!r}, class_name={self.class_name!r}, "
+            f"total={self.total}, partial={self.partial}, formula={self.formula!r})"
+        )
+
+    def to_dict(self):
+        """A JSON-serializable dict of every field."""
+        return {
+            "class_name": self.class_name,
+            "layer_name": self.layer_name,
+            "signature": self.signature,
+            "variables": dict(self.variables),
+            "formula": self.formula,
+            "substituted": self.substituted,
+            "total": self.total,
+            "missing": list(self.missing),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
 class ParamRow:
     """One layer of a `ParamTable`: its name, class, output shape and count."""
 
@@ -115,6 +199,7 @@ class ParamRow:
     class_name: str
     output_shape: object
     explanation: ParamExplanation
+    flops: FlopExplanation = None
 
     @property
     def formula(self):
@@ -149,10 +234,16 @@ class ParamTable:
         weights: Every `WeightSpec` of the model, named `"layer/weight"`, with
             the trainable flag its variable would get.
         model_trainable: The model's own `trainable` flag.
+        activations: With FLOPs (`param_table(..., flops=True)`), the
+            `(dtype, elements)` of every layer call's output.
+        inputs: With FLOPs, the `(dtype, elements)` of every model input.
         total: The number of parameters.
         trainable: How many of them are trainable, counted the way
             `model.trainable_weights` counts them.
         non_trainable: How many are not.
+        flops: With FLOPs, the FLOPs of one forward pass (a lower bound
+            when `flops_missing` names layers without a formula); else None.
+        flops_missing: The layers without a FLOPs formula, `"name (Class)"`.
 
     Example:
 
@@ -177,10 +268,22 @@ class ParamTable:
     output_shape: object
     weights: tuple
     model_trainable: bool = True
+    activations: tuple = ()
+    inputs: tuple = ()
 
     @property
     def total(self):
         return sum(w.size for w in self.weights)
+
+    @property
+    def flops(self):
+        if any(row.flops is None for row in self.rows):
+            return None
+        return sum(row.flops.total for row in self.rows)
+
+    @property
+    def flops_missing(self):
+        return tuple(m for row in self.rows if row.flops is not None for m in row.flops.missing)
 
     @property
     def trainable(self):
@@ -193,7 +296,10 @@ class ParamTable:
         return self.total - self.trainable
 
     def __str__(self):
+        with_flops = self.flops is not None
         headers = ("Layer (type)", "Output Shape", "Formula", "Param #")
+        if with_flops:
+            headers += ("FLOPs",)
         cells = [
             (
                 f"{r.name} ({r.class_name})",
@@ -201,6 +307,7 @@ class ParamTable:
                 r.substituted,
                 f"{r.total:,}",
             )
+            + ((_flops_cell(r.flops),) if with_flops else ())
             for r in self.rows
         ]
         widths = [max([len(h)] + [len(c[i]) for c in cells]) + 2 for i, h in enumerate(headers)]
@@ -210,7 +317,7 @@ class ParamTable:
 
         def row(values, bar):
             padded = [
-                f" {v:>{w - 2}} " if i == 3 else f" {v:<{w - 2}} "
+                f" {v:>{w - 2}} " if i >= 3 else f" {v:<{w - 2}} "
                 for i, (v, w) in enumerate(zip(values, widths, strict=True))
             ]
             return bar + bar.join(padded) + bar
@@ -231,6 +338,15 @@ class ParamTable:
             f" Trainable params: {self.trainable:,}",
             f" Non-trainable params: {self.non_trainable:,}",
         ]
+        if with_flops:
+            missing = self.flops_missing
+            if missing:
+                out.append(
+                    f" Total FLOPs: at least {self.flops:,} (partial: no FLOPs formula for "
+                    f"{', '.join(missing)})"
+                )
+            else:
+                out.append(f" Total FLOPs: {self.flops:,}")
         return "\n".join(out)
 
     def __repr__(self):
@@ -258,7 +374,22 @@ class ParamTable:
             "total": self.total,
             "trainable": self.trainable,
             "non_trainable": self.non_trainable,
+            **(
+                {}
+                if self.flops is None
+                else {
+                    "flops": self.flops,
+                    "flops_missing": list(self.flops_missing),
+                    "flops_rows": [r.flops.to_dict() for r in self.rows],
+                }
+            ),
         }
+
+
+def _flops_cell(flops):
+    if flops.missing and not flops.total:
+        return "?"
+    return f"{flops.total:,}" + ("+?" if flops.missing else "")
 
 
 def format_output_shape(shape):

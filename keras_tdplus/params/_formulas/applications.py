@@ -28,5 +28,9 @@ def _layer_scale(layer, shape, count):
 register("StochasticDepth", "CustomScaleLayer")(zero)
 
 # LayerScale has no compute_output_shape and its call needs its weight: it
-# keeps the shape of its input.
-OUTPUT_SHAPES = {"LayerScale": lambda layer, shape: shape}
+# keeps the shape of its input. CustomScaleLayer adds its two inputs, scaled:
+# Keras would trace its call to learn that (a JAX trace per layer, seconds).
+OUTPUT_SHAPES = {
+    "LayerScale": lambda layer, shape: shape,
+    "CustomScaleLayer": lambda layer, shape: shape[0],
+}

@@ -30,6 +30,7 @@ __all__ = [
     "raise_step_rank",
     "register",
     "require_rank",
+    "variable_dtype",
     "zero",
 ]
 
@@ -53,6 +54,7 @@ def leaf(layer, signature, template, values, on, weights, owner=None):
     # Keras marks a variable non-trainable when the layer that creates it is
     # not trainable; the layers around it only filter what they report.
     trainable = (owner or layer).trainable
+    dtype = variable_dtype(owner or layer)
     return ParamExplanation(
         class_name=type(layer).__name__,
         layer_name=layer.name,
@@ -61,9 +63,16 @@ def leaf(layer, signature, template, values, on, weights, owner=None):
         formula=template.format_map({name: name for name in values}),
         substituted=template.format_map(values),
         weights=tuple(
-            WeightSpec(name, tuple(shape), train and trainable) for name, shape, train in weights
+            WeightSpec(name, tuple(shape), train and trainable, dtype)
+            for name, shape, train in weights
         ),
     )
+
+
+def variable_dtype(layer):
+    """The dtype of the variables `layer` creates, from its dtype policy."""
+    policy = getattr(layer, "dtype_policy", None)
+    return str(getattr(policy, "variable_dtype", None) or "float32")
 
 
 def zero(layer, shape, count):

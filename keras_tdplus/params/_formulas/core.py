@@ -12,7 +12,7 @@ from keras_tdplus.params._formulas.base import (
     require_rank,
 )
 
-__all__ = []
+__all__ = ["einsum_spec"]
 
 
 @register("Dense")
@@ -71,7 +71,7 @@ def _prelu(layer, shape, count):
 @register("EinsumDense")
 def _einsum_dense(layer, shape, count):
     equation = layer.equation
-    spec = _einsum_spec(layer, shape)
+    spec = einsum_spec(layer, shape)
     input_spec, weight_spec, output_spec, left_elided, elided = spec
     output_shape = [shape[0], *layer.partial_output_shape]
     if elided > 0 and left_elided:
@@ -143,7 +143,7 @@ def _einsum_dense(layer, shape, count):
     return leaf(layer, signature, template, values, tuple(dict.fromkeys(from_input)), weights)
 
 
-def _einsum_spec(layer, shape):
+def einsum_spec(layer, shape):
     equation = layer.equation.replace("...", "0")
     patterns = (
         (r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", False),

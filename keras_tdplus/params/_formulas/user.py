@@ -1,15 +1,39 @@
-"""Formulas that users register for their own layer classes."""
+"""Formulas that users register for their own layer classes: weights and FLOPs."""
+
+import numbers
 
 import keras
 
-from keras_tdplus.params._results import ParamExplanation, WeightSpec
+from keras_tdplus.params._formulas.base import variable_dtype
+from keras_tdplus.params._results import FlopExplanation, ParamExplanation, WeightSpec
 
-__all__ = ["USER_FORMULAS", "explain_user", "register_user_formula"]
+__all__ = [
+    "USER_FLOPS",
+    "USER_FORMULAS",
+    "explain_user",
+    "explain_user_flops",
+    "register_user_flops",
+    "register_user_formula",
+]
 
+# The formulas by layer class: its weights, and its FLOPs.
 USER_FORMULAS = {}
+USER_FLOPS = {}
 
 
 def register_user_formula(layer_class, formula):
+    _check_formula(layer_class, formula, "formula(layer, input_shape)")
+    USER_FORMULAS[layer_class] = formula
+    return formula
+
+
+def register_user_flops(layer_class, formula):
+    _check_formula(layer_class, formula, "formula(layer, input_shape, output_shape)")
+    USER_FLOPS[layer_class] = formula
+    return formula
+
+
+def _check_formula(layer_class, formula, expected):
     if not (isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer)):
         raise TypeError(
             "Received an invalid value for `layer_class`, expected a subclass of "
@@ -17,11 +41,9 @@ def register_user_formula(layer_class, formula):
         )
     if not callable(formula):
         raise TypeError(
-            "Received an invalid value for `formula`, expected a function "
-            f"formula(layer, input_shape). Received: formula={formula!r}"
+            f"Received an invalid value for `formula`, expected a function {expected}. "
+            f"Received: formula={formula!r}"
         )
-    USER_FORMULAS[layer_class] = formula
-    return formula
 
 
 def explain_user(layer, shape, formula):
@@ -39,7 +61,8 @@ def explain_user(layer, shape, formula):
                 f"Received: {spec!r} of type {type(spec).__name__}"
             )
         shape_of = tuple(int(d) for d in spec.shape)
-        weights.append(WeightSpec(spec.name, shape_of, bool(spec.trainable and layer.trainable)))
+        trainable = bool(spec.trainable and layer.trainable)
+        weights.append(WeightSpec(spec.name, shape_of, trainable, variable_dtype(layer)))
     formula_text = " + ".join(w.name for w in weights) or "0"
     substituted = " + ".join(" * ".join(map(str, w.shape)) or "1" for w in weights) or "0"
     return ParamExplanation(
@@ -50,4 +73,27 @@ def explain_user(layer, shape, formula):
         formula_text,
         substituted,
         tuple(weights),
+    )
+
+
+def explain_user_flops(layer, shape, output, formula):
+    """The FLOPs of `layer` from its user formula: an int, or a dict `{part: FLOPs}`."""
+    result = formula(layer, shape, output)
+    parts = result if isinstance(result, dict) else {"flops": result}
+    for part, value in parts.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise TypeError(
+                f"Layer '{layer.name}' ({type(layer).__name__}): its registered FLOPs formula "
+                "must return a non-negative int or a dict {part name: non-negative int}. "
+                f"Received: {part}={value!r} of type {type(value).__name__}"
+            )
+    name = type(layer).__name__
+    return FlopExplanation(
+        name,
+        layer.name,
+        name,
+        {},
+        " + ".join(parts) or "0",
+        " + ".join(str(v) for v in parts.values()) or "0",
+        int(sum(parts.values())),
     )

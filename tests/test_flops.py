@@ -1,0 +1,94 @@
+"""`count_flops` equals torch's `FlopCounterMode`, family by family, from a model and its file.
+
+The reference figures are in `tests/golden/flops_reference.json`, measured on
+the torch backend (see `tests/_flops_cases.py`); `tests/test_flops_reference.py`
+measures them again in the torch env, so they cannot go stale. The calculator
+reads configs, never tensors: it is checked here once, in the jax env, both
+from the model and from its `.keras` file.
+"""
+
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import keras
+import pytest
+from _flops_cases import FLOPS_CASES
+
+from keras_tdplus import count_flops
+
+pytestmark = pytest.mark.backend("jax")
+
+_REFERENCE = json.loads(
+    (Path(__file__).resolve().parent / "golden" / "flops_reference.json").read_text()
+)
+
+
+def _cases(family):
+    marks = [pytest.mark.slow] if family == "applications" else []
+    return [
+        pytest.param(family, case, id=f"{family}/{case}", marks=marks)
+        for case in FLOPS_CASES[family]
+    ]
+
+
+def test_every_case_has_a_reference_and_every_reference_a_case():
+    cases = {f"{family}/{case}" for family in FLOPS_CASES for case in FLOPS_CASES[family]}
+    assert cases == set(_REFERENCE)
+
+
+def _config_only_file(model, path):
+    """A `.keras` archive of `model`'s config alone: what the calculator reads of any file."""
+    config = keras.saving.serialize_keras_object(model)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": keras.__version__}))
+        archive.writestr("config.json", json.dumps(config))
+    return path
+
+
+def _count_both_ways(family, case, tmp_path):
+    make = FLOPS_CASES[family][case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if family == "applications":
+            # Shapes, never values: building one would compile an initializer per shape.
+            with keras.StatelessScope(initialize_variables=False):
+                model, _ = make()
+            path = _config_only_file(model, tmp_path / "model.keras")
+        else:
+            model, _ = make()
+            path = tmp_path / "model.keras"
+            model.save(path)
+    from_model = count_flops(model)
+    keras.backend.clear_session()
+    return from_model, count_flops(str(path))
+
+
+@pytest.mark.parametrize(
+    ("family", "case"),
+    [
+        *_cases("layers"),
+        *_cases("echo"),
+        *_cases("ours"),
+        *_cases("stock_time_distributed"),
+        *_cases("functional"),
+    ],
+)
+def test_layers_and_small_models_count_like_torch(family, case, tmp_path):
+    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+
+
+@pytest.mark.parametrize(("family", "case"), _cases("recurrent"))
+def test_recurrent_layers_count_each_step_like_torch(family, case, tmp_path):
+    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+
+
+@pytest.mark.parametrize(("family", "case"), _cases("attention"))
+def test_attention_counts_projections_and_products_like_torch(family, case, tmp_path):
+    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+
+
+@pytest.mark.parametrize(("family", "case"), _cases("applications"))
+def test_applications_count_like_torch(family, case, tmp_path):
+    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
