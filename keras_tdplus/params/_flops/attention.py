@@ -37,16 +37,13 @@ def _attention_split(layer, query, key):
     return batch_like, math.prod(query[a] for a in axes), math.prod(key[a] for a in axes)
 
 
-@register("MultiHeadAttention")
-def _multi_head_attention(layer, shape, output, count):
+def _inputs(layer, shape):
+    """`(query, key, sizes)`: the query and key shapes, and the sizes every projection reads."""
     query, value, key = _query_value_key(shape)
     batch, query_positions = _positions(layer, query, "query")
     _, key_positions = _positions(layer, key, "key")
     _, value_positions = _positions(layer, value, "value")
-    heads, key_dim = layer.num_heads, layer.key_dim
-    value_dim = layer.value_dim or key_dim
-    batch_like, query_steps, key_steps = _attention_split(layer, query, key)
-    values = {
+    sizes = {
         "batch": batch,
         "query_positions": query_positions,
         "key_positions": key_positions,
@@ -54,13 +51,25 @@ def _multi_head_attention(layer, shape, output, count):
         "query_features": query[-1],
         "key_features": key[-1],
         "value_features": value[-1],
+    }
+    return query, key, sizes
+
+
+@register("MultiHeadAttention")
+def _multi_head_attention(layer, shape, output, count):
+    query, key, sizes = _inputs(layer, shape)
+    heads, key_dim = layer.num_heads, layer.key_dim
+    value_dim = layer.value_dim or key_dim
+    batch_like, query_steps, key_steps = _attention_split(layer, query, key)
+    values = {
+        **sizes,
         "heads": heads,
         "key_dim": key_dim,
         "value_dim": value_dim,
         "outputs": math.prod(layer._output_shape or (query[-1],)),
     }
     attend = ["batch", "heads", "query_positions", "key_positions"]
-    if batch_like != 1 or query_steps != query_positions:
+    if batch_like != 1 or query_steps != sizes["query_positions"]:
         values.update(batch_like=batch_like, query_steps=query_steps, key_steps=key_steps)
         attend = ["batch", "batch_like", "heads", "query_steps", "key_steps"]
     terms = [
@@ -79,18 +88,9 @@ def _multi_head_attention(layer, shape, output, count):
 
 @register("GroupedQueryAttention")
 def _grouped_query_attention(layer, shape, output, count):
-    query, value, key = _query_value_key(shape)
-    batch, query_positions = _positions(layer, query, "query")
-    _, key_positions = _positions(layer, key, "key")
-    _, value_positions = _positions(layer, value, "value")
+    _, _, sizes = _inputs(layer, shape)
     values = {
-        "batch": batch,
-        "query_positions": query_positions,
-        "key_positions": key_positions,
-        "value_positions": value_positions,
-        "query_features": query[-1],
-        "key_features": key[-1],
-        "value_features": value[-1],
+        **sizes,
         "query_heads": layer.num_query_heads,
         "kv_heads": layer.num_key_value_heads,
         "head_dim": layer.head_dim,

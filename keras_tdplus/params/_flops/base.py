@@ -15,6 +15,7 @@ counts 0.
 import math
 
 from keras_tdplus._messages import format_shape
+from keras_tdplus.params._formulas.base import registrar
 from keras_tdplus.params._results import FlopExplanation
 
 __all__ = [
@@ -31,17 +32,7 @@ __all__ = [
 FLOPS = {}
 
 
-def register(*class_names):
-    """Files the decorated FLOPs formula under `class_names`; one formula per class."""
-
-    def decorate(formula):
-        for name in class_names:
-            if name in FLOPS:
-                raise RuntimeError(f"Two FLOPs formulas for layer class {name!r}")
-            FLOPS[name] = formula
-        return formula
-
-    return decorate
+register = registrar(FLOPS, "FLOPs")
 
 
 def products(layer, signature, terms, values):

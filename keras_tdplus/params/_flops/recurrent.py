@@ -11,6 +11,7 @@ import math
 
 from keras_tdplus.params._flops.base import known_sizes, products, register, repeated, summed
 from keras_tdplus.params._flops.conv import spatial_axes
+from keras_tdplus.params._formulas.recurrent import cell_output_size
 
 __all__ = []
 
@@ -50,11 +51,7 @@ def _stacked_cells(layer, shape, output, count):
     parts = []
     for cell in layer.cells:
         parts.append(count(cell, shape))
-        size = getattr(cell, "output_size", None)
-        if size is None:
-            state = cell.state_size
-            size = state[0] if isinstance(state, (list, tuple)) else state
-        shape = (shape[0], size)
+        shape = (shape[0], cell_output_size(cell))
     signature = f"StackedRNNCells([{', '.join(p.signature for p in parts)}])"
     return summed(layer, signature, parts)
 

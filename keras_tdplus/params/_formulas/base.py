@@ -29,6 +29,7 @@ __all__ = [
     "raise_rank",
     "raise_step_rank",
     "register",
+    "registrar",
     "require_rank",
     "variable_dtype",
     "zero",
@@ -37,17 +38,24 @@ __all__ = [
 FORMULAS = {}
 
 
-def register(*class_names):
-    """Files the decorated formula under `class_names`; one formula per class."""
+def registrar(registry, kind):
+    """A `register(*class_names)` decorator that files formulas of `kind` in `registry`."""
 
-    def decorate(formula):
-        for name in class_names:
-            if name in FORMULAS:
-                raise RuntimeError(f"Two parameter formulas for layer class {name!r}")
-            FORMULAS[name] = formula
-        return formula
+    def register(*class_names):
+        def decorate(formula):
+            for name in class_names:
+                if name in registry:
+                    raise RuntimeError(f"Two {kind} formulas for layer class {name!r}")
+                registry[name] = formula
+            return formula
 
-    return decorate
+        return decorate
+
+    return register
+
+
+register = registrar(FORMULAS, "parameter")
+register.__doc__ = "Files the decorated formula under `class_names`; one formula per class."
 
 
 def leaf(layer, signature, template, values, on, weights, owner=None):

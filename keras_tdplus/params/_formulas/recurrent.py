@@ -12,7 +12,7 @@ from keras_tdplus.params._formulas.base import (
     require_rank,
 )
 
-__all__ = []
+__all__ = ["cell_output_size"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 _CELLS = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
@@ -70,13 +70,18 @@ def _stacked_cells(layer, shape, count):
     parts = []
     for cell in layer.cells:
         parts.append(inside(layer, count, cell, shape))
-        size = getattr(cell, "output_size", None)
-        if size is None:
-            state = cell.state_size
-            size = state[0] if isinstance(state, (list, tuple)) else state
-        shape = (shape[0], size)
+        shape = (shape[0], cell_output_size(cell))
     signature = f"StackedRNNCells([{', '.join(p.signature for p in parts)}])"
     return combine(layer, signature, parts)
+
+
+def cell_output_size(cell):
+    """The features a recurrent cell passes to the next cell of a stack."""
+    size = getattr(cell, "output_size", None)
+    if size is None:
+        state = cell.state_size
+        size = state[0] if isinstance(state, (list, tuple)) else state
+    return size
 
 
 @register("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
