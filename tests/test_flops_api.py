@@ -211,3 +211,31 @@ def test_cli_memory_is_for_model_files_and_bad_files_get_one_line(tmp_path, caps
         archive.writestr("config.json", "{not json")
     assert params_main([str(corrupt), "--flops", "--memory"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("equation", "output_shape", "expected"),
+    [
+        ("abc,cd->abd", (5, 4), 2 * 2 * 5 * 3 * 4),  # summed over c: a matrix product
+        ("abc,cd->abcd", (5, 3, 4), 0),  # nothing summed: an outer product, element-wise
+        ("abc,bd->abd", (5, 4), 0),  # c is summed before, alone: element-wise
+    ],
+)
+def test_an_einsum_without_a_summed_axis_is_element_wise(equation, output_shape, expected):
+    layer = layers.EinsumDense(equation, output_shape=output_shape)
+    assert count_flops(layer, (2, 5, 3)) == expected
+
+
+def test_a_nested_model_built_on_folded_steps_counts_at_the_outer_batch():
+    # tdp.TimeDistributed builds its inner Sequential on (batch * time, ...): the inner
+    # model's config keeps that batch (12), which is not a constraint on the count.
+    from keras_tdplus import TimeDistributed
+
+    inner = keras.Sequential([layers.Conv2D(3, 2), layers.Flatten(), layers.Dense(1)])
+    inputs = keras.Input((4, 5, 5, 1), batch_size=3)
+    model = keras.Model(inputs, TimeDistributed(inner)(inputs))
+    convolution = 2 * 3 * 4 * (4 * 4) * (2 * 2 * 1) * 3
+    assert count_flops(model) == convolution + 2 * 3 * 4 * 48 * 1
+    free_input = keras.Input((4, 5, 5, 1))
+    free = keras.Model(free_input, TimeDistributed(inner)(free_input))
+    assert count_flops(free, batch_size=6) == 2 * count_flops(model)

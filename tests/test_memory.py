@@ -123,3 +123,11 @@ def test_cli_optimizer_none_is_inference(tmp_path, capsys):
     assert params_main([str(path), "--memory", "--optimizer", "none", "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
     assert " Gradients:" in out and " Optimizer (none):" in out
+
+
+def test_a_keras_op_in_the_config_counts_in_its_own_dtype():
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, layers.LSTM(6)(layers.Masking(0.0)(inputs)))
+    # NotEqual and Any, the mask ops Keras stores in the config, give booleans (1 byte).
+    masking, not_equal, any_step, lstm = 5 * 3 * 4, 5 * 3 * 1, 5 * 1, 6 * 4
+    assert estimate_memory(model).activations == masking + not_equal + any_step + lstm

@@ -312,9 +312,8 @@ def _costs_table(source, input_shape, batch_size, allow_build):
     given = None
     if input_shape is not None:
         shape = normalize_shape(input_shape, "input_shape")
-        given = [
-            _with_batch(s, batch_size) for s in (shape if isinstance(shape, list) else [shape])
-        ]
+        shapes = shape if isinstance(shape, list) else [shape]
+        given = [s if batch_size is None else _with_batch(s, batch_size) for s in shapes]
     declared = declared_inputs(config)
     name = config[1].get("name", config[0].lower())
     with _public_errors():

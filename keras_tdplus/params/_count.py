@@ -502,8 +502,11 @@ def merged_inputs(model_name, declared, given):
                 f"{len(theirs)}: {format_output_shape(theirs)}. Fix: pass a shape of the "
                 "input's rank, batch axis included"
             )
-        shape = []
+        # The batch given wins: a nested model's own batch is the one it was first built on.
+        shape = [theirs[0] if theirs[0] is not None else mine[0]]
         for axis, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            if axis == 0:
+                continue
             if a is not None and b is not None and a != b:
                 raise ValueError(
                     f"Model '{model_name}' input '{name}' takes size {a} on axis {axis} "
@@ -659,7 +662,7 @@ def _row(layer_config, shape, allow_build, options=None, costs=False):
     if costs:
         flops = explain_flops_of(layer, shape, output)
         outputs = output if isinstance(output, list) else [output]
-        dtype = str(layer.compute_dtype)
+        dtype = _output_dtype(layer, shape)
         activations = tuple(
             (dtype, _elements(layer.name, type(layer).__name__, s)) for s in outputs
         )
@@ -685,6 +688,17 @@ def _called_again(first, again, node_index):
         total=calls.total + again.total,
         missing=calls.missing + again.missing,
     )
+
+
+def _output_dtype(layer, shape):
+    """The dtype of `layer`'s output: its compute dtype, or an op's own (`NotEqual`: bool)."""
+    if type(layer) is OpNode:
+        try:
+            spec = layer.compute_output_spec(*symbolic_arguments(layer, shape))
+            return str(keras.tree.flatten(spec)[0].dtype)
+        except Exception:  # an op Keras cannot trace on float inputs: its compute dtype
+            pass
+    return str(layer.compute_dtype)
 
 
 def _elements(name, class_name, shape):

@@ -30,6 +30,10 @@ def _einsum_dense(layer, shape, output, count):
     values = {}
     if elided:
         values["elided"] = math.prod(known_sizes(layer, shape, list(elided_axes), "elided"))
+    # Without an axis the input and kernel share and the output drops, nothing is summed: the
+    # "product" multiplies element by element (an outer or scaling product), 0 FLOPs here.
+    if not any(c in weight_spec and c not in output_spec for c in input_spec):
+        return products(layer, f"EinsumDense(equation={layer.equation!r})", [], {})
     # The product's axes: every output axis and every axis the input and kernel share (the
     # summed one); an axis only one operand has is summed before the product, element-wise.
     for letter in dict.fromkeys(output_spec + input_spec + weight_spec):
