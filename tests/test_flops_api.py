@@ -239,3 +239,23 @@ def test_a_nested_model_built_on_folded_steps_counts_at_the_outer_batch():
     free_input = keras.Input((4, 5, 5, 1))
     free = keras.Model(free_input, TimeDistributed(inner)(free_input))
     assert count_flops(free, batch_size=6) == 2 * count_flops(model)
+
+
+def test_a_layer_on_several_inputs_counts_them_at_one_batch():
+    import numpy as np
+
+    shapes = [(None, 5, 8), (None, 6, 8)]
+    projections = 2 * 5 * 8 * 8 + 2 * (2 * 6 * 8 * 8) + 2 * 5 * 8 * 8
+    attention = 2 * (2 * 2 * 5 * 6 * 4)
+    assert count_flops(layers.MultiHeadAttention(2, 4), shapes) == projections + attention
+    assert count_flops(layers.Dot(axes=(2, 2)), shapes, batch_size=np.int64(3)) == 3 * 2 * 5 * 6 * 8
+    with pytest.raises(ValueError, match=r"batch axes are fixed to different sizes \(2, 3\)"):
+        count_flops(layers.Dot(axes=(2, 2)), [(2, 5, 8), (3, 6, 8)])
+    a, b = keras.Input((5, 3), batch_size=2), keras.Input((6, 4), batch_size=3)
+    with pytest.raises(ValueError, match=r"batch axes are fixed to different sizes \(2, 3\)"):
+        count_flops(keras.Model([a, b], [layers.Dense(2)(a), layers.Dense(2)(b)]))
+
+
+def test_a_kernel_larger_than_its_input_is_keras_own_clear_error():
+    with pytest.raises(ValueError, match=r"Computed output size would be zero or negative"):
+        count_flops(layers.Conv2D(2, 3), (None, 2, 2, 1))

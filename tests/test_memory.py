@@ -131,3 +131,9 @@ def test_a_keras_op_in_the_config_counts_in_its_own_dtype():
     # NotEqual and Any, the mask ops Keras stores in the config, give booleans (1 byte).
     masking, not_equal, any_step, lstm = 5 * 3 * 4, 5 * 3 * 1, 5 * 1, 6 * 4
     assert estimate_memory(model).activations == masking + not_equal + any_step + lstm
+
+
+def test_the_batch_defaults_to_the_models_own():
+    inputs = keras.Input((4,), batch_size=2)
+    memory = estimate_memory(keras.Model(inputs, layers.Dense(3)(inputs)))
+    assert (memory.batch_size, memory.activations, memory.inputs) == (2, 2 * 3 * 4, 2 * 4 * 4)

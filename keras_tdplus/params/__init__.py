@@ -21,6 +21,7 @@ slots and activations.
 """
 
 import contextlib
+import numbers
 
 import keras
 from keras import layers
@@ -259,7 +260,12 @@ def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
                     f"explain_flops() needs the input_shape of layer '{source.name}' "
                     f"({type(source).__name__}), e.g. (None, 10, 8). Received: input_shape=None"
                 )
-            shape = _with_batch(normalize_shape(input_shape, "input_shape"), batch_size)
+            shape = normalize_shape(input_shape, "input_shape")
+            if isinstance(shape, list):  # a layer called on several inputs: one batch for all
+                batch_size = _one_batch(source.name, shape, batch_size)
+                shape = [_with_batch(s, batch_size) for s in shape]
+            else:
+                shape = _with_batch(shape, batch_size)
             if has_param_formula(source):
                 explain(source, shape, allow_build)  # the same shape checks as count_params
             return explain_flops_of(source, shape)
@@ -269,7 +275,7 @@ def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
         return table_flops(_costs_table(source, input_shape, batch_size, allow_build)[0])
 
 
-def estimate_memory(source, batch_size=1, optimizer="adam", input_shape=None, allow_build=False):
+def estimate_memory(source, batch_size=None, optimizer="adam", input_shape=None, allow_build=False):
     """What training a model holds in memory, in bytes, from its config alone.
 
     Weights, gradients and optimizer slots are exact: they equal the bytes of
@@ -320,6 +326,7 @@ def _costs_table(source, input_shape, batch_size, allow_build):
         merged = merged_inputs(name, declared, given)
         for (input_name, _), shape in zip(declared, merged, strict=True):
             _require_known(name, input_name, shape, batch_size)
+        batch_size = _one_batch(name, merged, batch_size)
         merged = [_with_batch(s, batch_size) for s in merged]
         return model_table(config, merged, allow_build, costs=True), merged[0][0]
 
@@ -350,13 +357,26 @@ def _with_batch(shape, batch_size):
             f"batch_size={batch_size}. Fix: count with batch_size={shape[0]}, or give the "
             "input a free batch axis (None)"
         )
-    return (batch_size, *shape[1:])
+    return (int(batch_size), *shape[1:])
+
+
+def _one_batch(name, shapes, batch_size):
+    """The batch every input is counted at: `batch_size`, or the one the shapes fix."""
+    fixed = sorted({s[0] for s in shapes if s[0] is not None})
+    if len(fixed) > 1:
+        raise ValueError(
+            f"'{name}' takes several inputs whose batch axes are fixed to different sizes "
+            f"({', '.join(map(str, fixed))}); one forward pass has one batch. Fix: give every "
+            "input the same batch, or None with batch_size=N"
+        )
+    return batch_size if batch_size is not None or not fixed else fixed[0]
 
 
 def _check_batch_size(batch_size):
     if batch_size is None:
         return
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    integral = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
+    if not integral or batch_size < 1:
         raise ValueError(
             "Received an invalid value for `batch_size`, expected a positive int. "
             f"Received: batch_size={batch_size!r}"

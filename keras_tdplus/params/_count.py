@@ -156,7 +156,9 @@ def explain_flops_of(layer, shape, output=None, options=None):
         try:
             output = _output_shape(layer, shape, options)
         except ValueError:
-            output = None  # a cell, say: its formula needs no output, or says it needs one
+            if not hasattr(layer, "state_size"):
+                raise
+            output = None  # a recurrent cell: Keras has no output shape for it, nor needs one
     user = USER_FLOPS.get(type(layer))
     if user is not None:
         return explain_user_flops(layer, shape, output, user)
