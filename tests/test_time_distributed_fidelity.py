@@ -313,3 +313,17 @@ def test_batch_normalization_in_training_uses_every_frame_at_once():
     np.testing.assert_allclose(
         _numpy(ours(x, training=False)), _numpy(stock(x, training=False)), rtol=1e-5, atol=1e-5
     )
+
+
+def test_the_symbolic_dtype_is_the_inner_layers_output_dtype_unlike_keras():
+    """A wrapped Discretization returns integers; the model must say so."""
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 4)).astype("float32")
+    expected = _steps(layers.Discretization([0.0, 0.5]), x)
+    assert expected.dtype == np.int32
+    inputs = keras.Input((3, 4))
+    ours = keras.Model(inputs, TimeDistributed(layers.Discretization([0.0, 0.5]))(inputs))
+    assert ours.output.dtype == "int32"
+    predicted = ours.predict(x, verbose=0)
+    assert predicted.dtype == np.int32 and np.array_equal(predicted, expected)
+    stock = layers.TimeDistributed(layers.Discretization([0.0, 0.5]))(inputs)
+    assert stock.dtype == "float32"

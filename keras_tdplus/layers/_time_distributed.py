@@ -325,6 +325,41 @@ class TimeDistributed(layers.Wrapper):
             lambda shape: (*batch_and_time, *tuple(shape)[1:]), child_output_shape
         )
 
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        """The shapes of `compute_output_shape`, in the dtypes the call returns.
+
+        Keras' default (and its own wrapper) gives every output this layer's
+        compute dtype, so a wrapped `Discretization` or `IntegerLookup`, whose
+        call returns integers, gets a float symbolic dtype. The inner layer
+        runs in this layer's dtype scope: its float outputs are in this
+        layer's compute dtype, its other outputs keep their own dtype.
+        """
+        input_shapes = tree.map_structure(lambda x: tuple(x.shape), inputs)
+        shapes = self.compute_output_shape(input_shapes)
+        flat_shapes = []
+        tree.map_shape_structure(flat_shapes.append, shapes)
+        child_shapes = []
+        tree.map_shape_structure(child_shapes.append, self._child_input_shape(input_shapes))
+        child_inputs = tree.pack_sequence_as(
+            inputs,
+            [
+                keras.KerasTensor(shape, dtype=x.dtype)
+                for x, shape in zip(tree.flatten(inputs), child_shapes, strict=True)
+            ],
+        )
+        inner = tree.flatten(self.layer.compute_output_spec(child_inputs))
+        dtypes = [
+            self.compute_dtype if "float" in t.dtype else t.dtype
+            for t in inner
+            if isinstance(t, keras.KerasTensor)
+        ]
+        if len(dtypes) != len(flat_shapes):
+            dtypes = [self.compute_dtype] * len(flat_shapes)
+        specs = iter(
+            keras.KerasTensor(s, dtype=d) for s, d in zip(flat_shapes, dtypes, strict=True)
+        )
+        return tree.map_shape_structure(lambda _: next(specs), shapes)
+
     def _inner_kwargs(self, training, mask):
         kwargs = {}
         if self._inner_takes_training:
