@@ -441,7 +441,7 @@ WRONG = [
     ),
     ("eager_call", LiesAboutShape, {}, "eager output shape (2, 4, 3) != symbolic output shape"),
     ("eager_call", LiesAboutDtype, {}, "eager output dtype ['int32'] != symbolic ['float32']"),
-    ("eager_call", CountsCalls, {}, "eager and compiled-model outputs differ by"),
+    ("eager_call", CountsCalls, {}, "eager and compiled-model outputs differ (max gap"),
     ("eager_call", AddsALoss, {"expected_num_losses": 0}, "1 losses after an eager call"),
     ("compute_output_shape", LiesAboutShape, {}, "compute_output_shape gives (2, 4, 7)"),
     ("built_after_instantiation", Scale, {"built_after_instantiation": True}, "built is False"),
@@ -466,7 +466,7 @@ WRONG = [
     ("mixed_float16", HalfWeights, {}, "is float16 under mixed_float16, expected float32"),
     ("bfloat16", AlwaysFloat32, {}, "eager output dtype is ['float32'] but the symbolic"),
     ("keras_file_round_trip", UnsavedState, {}, "reloaded model predicts differently"),
-    ("time_distributed", MixesTheBatch, {}, "from the per-step outputs"),
+    ("time_distributed", MixesTheBatch, {}, "differs from the per-step outputs"),
 ]
 
 
@@ -533,3 +533,121 @@ def test_report_prints_one_line_per_check():
 def test_bad_arguments_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         check_layer(**kwargs)
+
+
+# Unknown sizes are wildcards; known sizes and ranks still count -------------------------
+
+
+@register
+class UnknownLength(Scale):
+    """Right: declares the time axis unknown, as EinsumDense(output_shape=(None, 4)) does."""
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, input_shape[-1])
+
+
+@register
+class UnknownLengthWrongWidth(Scale):
+    """Wrong: an unknown time axis, but a known feature size that is not the output's."""
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, input_shape[-1] + 1)
+
+
+@register
+class ExtraUnknownAxis(Scale):
+    """Wrong: one axis too many, even if it is unknown."""
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, None)
+
+
+def test_an_unknown_size_on_the_computed_side_matches_any_size():
+    shape_checks = ("symbolic_call", "eager_call", "compute_output_shape", "jit_compile")
+    report = check_layer(
+        UnknownLength, {}, (2, 4, 3), checks=shape_checks, expected_output_shape=(2, 4, 3)
+    )
+    assert report.ok, str(report)
+    einsum = check_layer(
+        layers.EinsumDense,
+        {"equation": "abc,cd->abd", "output_shape": (None, 4)},
+        (2, 3, 5),
+        checks=shape_checks,
+        expected_output_shape=(2, 3, 4),
+    )
+    assert einsum.ok, str(einsum)
+
+
+@pytest.mark.parametrize(
+    "layer_cls, text",
+    [
+        (UnknownLengthWrongWidth, "(2, None, 4)"),
+        (ExtraUnknownAxis, "(2, 4, 3, None)"),
+    ],
+    ids=["known_size_differs", "rank_differs"],
+)
+def test_a_known_size_or_a_rank_that_differs_still_fails(layer_cls, text):
+    report = check_layer(layer_cls, {}, (2, 4, 3), checks=("eager_call", "compute_output_shape"))
+    assert [r.name for r in report.failures] == ["eager_call", "compute_output_shape"], str(report)
+    assert text in report["compute_output_shape"].detail
+    assert "eager output shape (2, 4, 3) != symbolic" in report["eager_call"].detail
+
+
+def test_an_expected_shape_of_another_rank_fails_even_with_unknown_sizes():
+    report = check_layer(
+        Scale, {}, (2, 4, 3), checks=("symbolic_call",), expected_output_shape=(None, None)
+    )
+    assert not report.ok and "expected (None, None)" in report["symbolic_call"].detail
+
+
+# Layers that take their inputs apart ------------------------------------------------------
+
+
+def test_unpack_inputs_calls_attention_with_query_and_value():
+    report = check_layer(
+        layers.MultiHeadAttention,
+        {"num_heads": 2, "key_dim": 4},
+        [(2, 4, 3), (2, 5, 6)],
+        unpack_inputs=True,
+        checks=("build", "symbolic_call", "eager_call", "compute_output_shape"),
+        expected_output_shape=(2, 4, 3),
+        expected_num_trainable_weights=8,
+    )
+    assert report.ok, str(report)
+    named = check_layer(
+        layers.MultiHeadAttention,
+        {"num_heads": 2, "key_dim": 4},
+        {"query": (2, 4, 3), "value": (2, 5, 6)},
+        unpack_inputs=True,
+        checks=("build", "eager_call", "compute_output_shape"),
+        expected_output_shape=(2, 4, 3),
+    )
+    assert named.ok, str(named)
+
+
+def test_unpack_inputs_builds_a_cell_on_its_inputs_shape_alone():
+    report = check_layer(
+        layers.LSTMCell,
+        {"units": 3},
+        [(2, 2), [(2, 3), (2, 3)]],
+        unpack_inputs=True,
+        checks=("build", "eager_call", "training_step"),
+        expected_output_shape=[(2, 3), [(2, 3), (2, 3)]],
+        expected_num_trainable_weights=3,
+    )
+    assert report.ok, str(report)
+
+
+def test_unpack_inputs_needs_several_inputs():
+    with pytest.raises(ValueError, match=r"`unpack_inputs=True` for a single input"):
+        check_layer(Scale, {}, (2, 4, 3), unpack_inputs=True)
+
+
+def test_outputs_agree_within_the_relative_tolerance():
+    # A factor of 1e6 makes float32 rounding far larger than atol; rtol covers it.
+    report = check_layer(Scale, {"factor": 1e6}, (2, 4, 3), checks=("eager_call", "jit_compile"))
+    assert report.ok, str(report)
+    strict = check_layer(
+        CountsCalls, {"factor": 1e6}, (2, 4, 3), checks=("eager_call",), rtol=0.0, atol=0.0
+    )
+    assert "(max gap" in strict["eager_call"].detail and "rtol 0.0" in strict["eager_call"].detail

@@ -116,6 +116,7 @@ class LayerCheckReport:
 
 _OPTIONS = (
     "call_kwargs",
+    "unpack_inputs",
     "expected_output_shape",
     "expected_output_dtype",
     "expected_num_trainable_weights",
@@ -126,6 +127,7 @@ _OPTIONS = (
     "mask_behavior",
     "built_after_instantiation",
     "atol",
+    "rtol",
     "jit_compile",
 )
 
@@ -138,6 +140,7 @@ def check_layer(
     input_dtype=None,
     input_data=None,
     call_kwargs=None,
+    unpack_inputs=False,
     expected_output_shape=None,
     expected_output_dtype=None,
     expected_num_trainable_weights=None,
@@ -149,6 +152,7 @@ def check_layer(
     built_after_instantiation=None,
     checks=CHECKS,
     atol=1e-5,
+    rtol=1e-5,
     jit_compile="auto",
 ):
     """Runs the standard layer checks on `layer_cls` and returns a report.
@@ -172,8 +176,16 @@ def check_layer(
         input_data: Arrays to call the layer on, instead of random ones; the
             shapes then come from them.
         call_kwargs: Keyword arguments for every call of the layer.
+        unpack_inputs: `True` calls the layer on a list of inputs as
+            positional arguments, `layer(*inputs)`, and on a dict as keyword
+            arguments, `layer(**inputs)` (`build` and `compute_output_shape`
+            then get `<key>_shape=`), as attention layers take
+            `query, value`. `False`, the default, passes the list or dict
+            as the first argument.
         expected_output_shape: The output shape (or structure of shapes) the
-            symbolic and eager calls must give; `None` in it matches any size.
+            symbolic and eager calls must give. `None` in it, or in the
+            layer's symbolic shape, matches any size; a known size or a rank
+            that differs fails.
         expected_output_dtype: The output dtype (or a structure of dtypes).
         expected_num_trainable_weights: How many trainable weights the layer
             has once built.
@@ -190,6 +202,8 @@ def check_layer(
             `False` for one that must not be; `None` reports `SKIP`.
         checks: The subset of `CHECKS` to run.
         atol: Absolute tolerance for comparing outputs.
+        rtol: Relative tolerance: two outputs agree where
+            `|a - b| <= atol + rtol * |b|`, as in `numpy.allclose`.
         jit_compile: Passed to `model.compile` for the training step
             (`"auto"`, as Keras' own test does). The `jit_compile` check
             always compiles with `jit_compile=True`.
@@ -232,6 +246,12 @@ def check_layer(
     arguments = locals()
     options = {name: arguments[name] for name in _OPTIONS}
     checker = Checker(layer_cls, init_kwargs, input_shape, input_dtype, input_data, options)
+    if unpack_inputs and checker.single:
+        raise ValueError(
+            "Received `unpack_inputs=True` for a single input; it unpacks a list or a dict "
+            "of inputs into the call's arguments. Fix: pass input_shape=[query_shape, "
+            "value_shape] (or a dict), or unpack_inputs=False."
+        )
     runners = {
         "jit_compile": checker.jit,
         "mixed_float16": lambda: checker.mixed_precision("mixed_float16"),

@@ -80,20 +80,26 @@ def _plain(shapes):
     return [_plain(value) for value in shapes]
 
 
-def _shape_matches(expected, actual):
-    """`None` in `expected` matches any size, as in Keras' run_layer_test."""
+def shapes_agree(expected, actual):
+    """True when two structures of shapes agree; `None` on either side matches any size.
+
+    `None` is an unknown size (a symbolic batch, or a size Keras infers from
+    the input, as `EinsumDense(output_shape=(None, 4))` leaves it), not a
+    wrong one. A known size that differs, a rank that differs or a structure
+    that differs is a disagreement.
+    """
     expected, actual = _plain(expected), _plain(actual)
     if isinstance(expected, tuple) and isinstance(actual, tuple):
         return len(expected) == len(actual) and all(
-            e is None or e == a for e, a in zip(expected, actual, strict=True)
+            e is None or a is None or e == a for e, a in zip(expected, actual, strict=True)
         )
     if isinstance(expected, dict) and isinstance(actual, dict):
         return expected.keys() == actual.keys() and all(
-            _shape_matches(expected[k], actual[k]) for k in expected
+            shapes_agree(expected[k], actual[k]) for k in expected
         )
     if isinstance(expected, list) and isinstance(actual, list):
         return len(expected) == len(actual) and all(
-            _shape_matches(e, a) for e, a in zip(expected, actual, strict=True)
+            shapes_agree(e, a) for e, a in zip(expected, actual, strict=True)
         )
     return False
 
@@ -129,6 +135,37 @@ def _max_gap(a, b):
     return max(gaps, default=0.0)
 
 
+def _within(a, b, atol, rtol):
+    """True when every number of `a` is within `atol + rtol * |b|` of `b` (numpy's allclose)."""
+    return all(
+        np.all(np.abs(x.astype("float64") - y.astype("float64")) <= atol + rtol * np.abs(y))
+        for x, y in zip(leaves(a), leaves(b), strict=True)
+        if np.issubdtype(x.dtype, np.number)
+    )
+
+
+def _lacks_a_half_kernel(error):
+    """True for the error of a backend that has no kernel for an op in half precision here.
+
+    torch on CPU ("... not implemented for 'Half'" or 'BFloat16': 3D average
+    pooling, the Dirichlet draw of `CutMix`), TensorFlow on CPU ("Could
+    not find device for node ... T=DT_HALF", 3D pooling): the device's gap,
+    not the layer's fault; Keras' own test skips mixed precision on torch CPU.
+    """
+    text = str(error)
+    backend = keras.config.backend()
+    if backend == "torch":
+        return isinstance(error, RuntimeError) and ("Half" in text or "BFloat16" in text)
+    if backend == "tensorflow":
+        return type(error).__name__ == "NotFoundError" and "kernels registered for op" in text
+    return False
+
+
+def _dtype(array):
+    """The Keras dtype of an input array: "string" for text (`StringLookup`'s input)."""
+    return "string" if array.dtype.kind in "SUO" else str(array.dtype)
+
+
 def random_array(rng, shape, dtype):
     """Test data: uniform in [-1, 1] for floats, 0 to 9 for integers."""
     if "int" in dtype:
@@ -154,6 +191,7 @@ class Checker:
         self.options = options
         self.call_kwargs = dict(options["call_kwargs"] or {})
         self.atol = options["atol"]
+        self.rtol = options["rtol"]
         if input_data is not None:
             self.data = to_numpy(input_data)
             self.input_shape = shapes_of(self.data)
@@ -169,20 +207,14 @@ class Checker:
     # Building blocks -------------------------------------------------------
 
     def make(self, **overrides):
-        """A new layer; layer arguments (a wrapper's `layer`) are fresh copies too."""
+        """A new layer; layer arguments (a wrapper's `layer`, RNN cells) are fresh copies too."""
         kwargs = {**self.init_kwargs, **overrides}
-        for key, value in kwargs.items():
-            if isinstance(value, keras.layers.Layer):
-                # Dropping the dtype lets the copy follow the current policy,
-                # as a layer built inside the policy scope would.
-                config = {k: v for k, v in value.get_config().items() if k != "dtype"}
-                kwargs[key] = type(value).from_config(config)
-        return self.layer_cls(**kwargs)
+        return self.layer_cls(**{key: _fresh(value) for key, value in kwargs.items()})
 
     def symbolic_inputs(self, batch=True):
         def one(shape, array, name=None):
             batch_shape = shape if batch else (None, *shape[1:])
-            return keras.Input(batch_shape=batch_shape, dtype=str(array.dtype), name=name)
+            return keras.Input(batch_shape=batch_shape, dtype=_dtype(array), name=name)
 
         if isinstance(self.input_shape, dict):
             # A Functional model matches a dict of inputs by the tensors' names.
@@ -190,7 +222,39 @@ class Checker:
         return map_shapes(one, self.input_shape, self.data)
 
     def call(self, layer, inputs):
+        if self.options["unpack_inputs"]:
+            if isinstance(inputs, dict):
+                return layer(**inputs, **self.call_kwargs)
+            return layer(*inputs, **self.call_kwargs)
         return layer(inputs, **self.call_kwargs)
+
+    def build_layer(self, layer):
+        """`layer.build` on the input shapes, unpacked as `call` takes them."""
+        return self._with_shapes(layer, layer.build)
+
+    def declared_output_shape(self, layer):
+        return self._with_shapes(layer, layer.compute_output_shape)
+
+    def _with_shapes(self, layer, method):
+        # Keras' own rule (Layer._maybe_build): the shape of call argument
+        # `x` goes to `x_shape`, and a method of one argument gets the first.
+        shapes = self.input_shape
+        if not self.options["unpack_inputs"]:
+            return method(shapes)
+        if isinstance(shapes, dict):
+            named = {f"{key}_shape": shape for key, shape in shapes.items()}
+        else:
+            arguments = list(inspect.signature(layer.call).parameters)
+            named = {f"{name}_shape": shape for name, shape in zip(arguments, shapes, strict=False)}
+        parameters = [
+            p
+            for p in inspect.signature(method).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if len(parameters) == 1:
+            return method(next(iter(named.values())))
+        accepted = {p.name for p in parameters}
+        return method(**{key: shape for key, shape in named.items() if key in accepted})
 
     def model(self, layer):
         inputs = self.symbolic_inputs(batch=False)
@@ -198,11 +262,24 @@ class Checker:
 
     def predict(self, model):
         batch = leaves(self.input_shape)[0][0]
-        return model.predict(self.data, verbose=0, batch_size=batch)
+        return model.predict(self.feed(), verbose=0, batch_size=batch)
+
+    def feed(self):
+        """The inputs for `predict` and `fit`: text as tensors (Keras takes no numpy text)."""
+        return _map_tensors(
+            lambda a: ops.convert_to_tensor(a) if a.dtype.kind in "SUO" else a, self.data
+        )
 
     def random(self, layer):
         """True when the layer draws random numbers, so two calls may differ."""
         return _seed_generator_count(layer) > 0
+
+    def differ(self, actual, expected, what):
+        """None when the outputs agree within atol and rtol, else what is wrong."""
+        if _within(actual, expected, self.atol, self.rtol):
+            return None
+        gap = _max_gap(actual, expected)
+        return f"{what} (max gap {gap:.3g}; atol {self.atol}, rtol {self.rtol})"
 
     def counts(self, layer, when):
         expected = {
@@ -223,7 +300,7 @@ class Checker:
     def expected_output(self, outputs, where):
         shapes = shapes_of(outputs)
         shape = self.options["expected_output_shape"]
-        if shape is not None and not _shape_matches(shape, shapes):
+        if shape is not None and not shapes_agree(shape, shapes):
             return f"{where} output shape {_plain(shapes)}, expected {_plain(shape)}"
         dtype = self.options["expected_output_dtype"]
         if dtype is not None:
@@ -257,7 +334,7 @@ class Checker:
                 "reloaded layer falls back to their defaults; add them to get_config()"
             )
         # Some from_config methods (Keras' Wrapper's) pop keys from their argument.
-        clone = self.layer_cls.from_config(copy.deepcopy(config))
+        clone = self.layer_cls.from_config(_copy_config(config))
         if clone.get_config() != config:
             return f"from_config(get_config()) gives a different config: {clone.get_config()}"
         serialized = keras.saving.serialize_keras_object(layer)
@@ -277,7 +354,7 @@ class Checker:
 
     def build(self):
         layer = self.make()
-        layer.build(self.input_shape)
+        self.build_layer(layer)
         if not layer.built:
             return "layer.built is False after build(); call super().build() or set it"
         return self.counts(layer, "after build()")
@@ -293,7 +370,7 @@ class Checker:
         symbolic = self.call(self.make(), self.symbolic_inputs())
         layer = self.make()
         eager = self.call(layer, self.data)
-        if _plain(shapes_of(eager)) != _plain(shapes_of(symbolic)):
+        if not shapes_agree(shapes_of(symbolic), shapes_of(eager)):
             source = (
                 "compute_output_shape" if _overrides(layer, "compute_output_shape") else "tracing"
             )
@@ -312,10 +389,7 @@ class Checker:
         if self.random(layer):
             return Note("values not compared with a model's: the layer draws random numbers")
         graph = self.predict(self.model(layer))
-        gap = _max_gap(to_numpy(eager), graph)
-        if gap > self.atol:
-            return f"eager and compiled-model outputs differ by {gap:.3g} (atol {self.atol})"
-        return None
+        return self.differ(to_numpy(eager), graph, "eager and compiled-model outputs differ")
 
     def compute_output_shape(self):
         layer = self.make()
@@ -325,8 +399,8 @@ class Checker:
                 "which works. Defining it is recommended, not required"
             )
         eager = _plain(shapes_of(self.call(layer, self.data)))
-        declared = _plain(layer.compute_output_shape(self.input_shape))
-        if declared != eager:
+        declared = _plain(self.declared_output_shape(layer))
+        if not shapes_agree(declared, eager):
             return f"compute_output_shape gives {declared}, the layer's output is {eager}"
         return None
 
@@ -398,10 +472,10 @@ class Checker:
         model = self.model(layer)
         model.compile(optimizer="adam", loss=OutputLoss(), jit_compile=self.options["jit_compile"])
         before = [np.array(w) for w in model.get_weights()]
-        outputs = model.predict(self.data, verbose=0)
+        outputs = model.predict(self.feed(), verbose=0)
         targets = _map_tensors(lambda t: np.ones(t.shape, "float32"), outputs)
         batch = leaves(self.input_shape)[0][0]
-        history = model.fit(self.data, targets, epochs=2, batch_size=batch, verbose=0)
+        history = model.fit(self.feed(), targets, epochs=2, batch_size=batch, verbose=0)
         losses = history.history["loss"]
         if not np.all(np.isfinite(losses)):
             return f"training loss is not finite: {losses}"
@@ -417,14 +491,11 @@ class Checker:
         model = self.model(layer)
         model.compile(jit_compile=True)
         compiled = self.predict(model)
-        if _plain(shapes_of(compiled)) != _plain(shapes_of(eager)):
+        if not shapes_agree(shapes_of(compiled), shapes_of(eager)):
             return f"jit-compiled output shape {_plain(shapes_of(compiled))} != eager"
         if self.random(layer):
             return Note("values not compared: the layer draws random numbers")
-        gap = _max_gap(eager, compiled)
-        if gap > self.atol:
-            return f"jit-compiled and eager outputs differ by {gap:.3g} (atol {self.atol})"
-        return None
+        return self.differ(compiled, eager, "jit-compiled and eager outputs differ")
 
     def mixed_precision(self, policy):
         compute_dtype = policy.split("_")[-1]
@@ -434,9 +505,12 @@ class Checker:
             layer = self.make()
             try:
                 eager = self.call(layer, self.data)
-            except RuntimeError as error:
-                if keras.config.backend() == "torch" and "Half" in str(error):
-                    return Skip(f"torch on this device lacks float16 kernels: {short(error)}")
+            except Exception as error:
+                if _lacks_a_half_kernel(error):
+                    return Skip(
+                        f"{keras.config.backend()} on this device lacks a kernel for "
+                        f"{compute_dtype}: {short(error)}"
+                    )
                 raise
             # What a model holding the layer sees: a symbolic call, inside
             # the layer's autocast scope, as in a Functional model.
@@ -486,10 +560,7 @@ class Checker:
         actual = self.predict(restored)
         if self.random(model):
             return Note("reloaded; values not compared: the layer draws random numbers")
-        gap = _max_gap(actual, expected)
-        if gap > self.atol:
-            return f"reloaded model predicts differently (max gap {gap:.3g})"
-        return None
+        return self.differ(actual, expected, "reloaded model predicts differently")
 
     def time_distributed(self):
         from keras_tdplus.layers._time_distributed import TimeDistributed
@@ -502,7 +573,10 @@ class Checker:
         inner = self.make()
         wrapper = TimeDistributed(inner)
         shape = (self.input_shape[0], steps, *self.input_shape[1:])
-        x = random_array(np.random.default_rng(1), shape, str(self.data.dtype))
+        if self.data.dtype.kind in "SUO":  # text: the same strings at every step
+            x = np.repeat(self.data[:, None], steps, axis=1)
+        else:
+            x = random_array(np.random.default_rng(1), shape, str(self.data.dtype))
         outputs = self.call(wrapper, x)
         outputs = to_numpy(outputs)
         per_step = np.stack(
@@ -513,10 +587,48 @@ class Checker:
             return f"TimeDistributed output shape {outputs.shape} != per-step {per_step.shape}"
         if self.random(inner):
             return Note("values not compared: the layer draws random numbers")
-        gap = _max_gap(outputs, per_step)
-        if gap > self.atol:
-            return f"TimeDistributed output is {gap:.3g} from the per-step outputs"
-        return None
+        return self.differ(
+            outputs, per_step, "TimeDistributed output differs from the per-step outputs"
+        )
+
+
+def _copy_config(value):
+    """A deep copy of a config; Keras' tracked lists (`value_range`) become plain lists."""
+    if isinstance(value, dict):
+        return {key: _copy_config(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_config(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_config(item) for item in value)
+    return copy.deepcopy(value)
+
+
+def _without_dtypes(config):
+    """A layer config without its dtype policy, nor those of the layers serialized in it."""
+    config = {key: item for key, item in config.items() if key != "dtype"}
+    for key, item in config.items():
+        if isinstance(item, dict) and {"class_name", "config"} <= item.keys():
+            config[key] = {**item, "config": _without_dtypes(item["config"])}
+        elif isinstance(item, list):
+            config[key] = [
+                {**x, "config": _without_dtypes(x["config"])}
+                if isinstance(x, dict) and {"class_name", "config"} <= x.keys()
+                else x
+                for x in item
+            ]
+    return config
+
+
+def _fresh(value):
+    """A new copy of a layer argument (or of each layer in a list of them); others as they are."""
+    if isinstance(value, keras.layers.Layer):
+        # Dropping the dtypes (its own and its nested layers') lets the copy
+        # follow the current policy, as a layer built inside the policy
+        # scope would.
+        return type(value).from_config(_without_dtypes(value.get_config()))
+    if isinstance(value, (list, tuple)) and any(isinstance(v, keras.layers.Layer) for v in value):
+        return type(value)(_fresh(v) for v in value)
+    return value
 
 
 def _no_build(self, *args, **kwargs):
