@@ -675,6 +675,83 @@ def memory_half_precision_as_float32():
     )
 
 
+CHECK_LAYER_SHAPES = (
+    ("tests/test_testing.py", "unknown_size or known_size or rank"),
+    ("tests/test_check_layer_on_keras.py", "EinsumDense"),
+)
+
+
+@mutant(
+    "check_layer compares shapes exactly again: an unknown (None) size fails",
+    *CHECK_LAYER_SHAPES,
+)
+def check_layer_none_is_not_a_wildcard():
+    from keras_tdplus.testing import _checks
+
+    def exact(expected, actual):
+        return _checks._plain(expected) == _checks._plain(actual)
+
+    _checks.shapes_agree = exact
+
+
+@mutant(
+    "check_layer lets None match anything and stops at the shorter shape (a rank that "
+    "differs passes)",
+    *CHECK_LAYER_SHAPES,
+)
+def check_layer_rank_ignored():
+    from keras_tdplus.testing import _checks
+
+    def loose(expected, actual):
+        expected, actual = _checks.leaves(expected), _checks.leaves(actual)
+        return all(
+            e is None or a is None or e == a
+            for es, as_ in zip(expected, actual, strict=False)
+            for e, a in zip(es, as_, strict=False)
+        )
+
+    _checks.shapes_agree = loose
+
+
+@mutant(
+    "check_layer builds a layer on unpacked inputs with every shape as a positional argument "
+    "(a cell's build takes its inputs' shape alone)",
+    ("tests/test_testing.py", "unpack"),
+    ("tests/test_check_layer_on_keras.py", "Cell"),
+)
+def check_layer_builds_unpacked_positionally():
+    from keras_tdplus.testing._checks import Checker
+
+    def build_layer(self, layer):
+        if self.options["unpack_inputs"]:
+            return layer.build(*self.input_shape)
+        return layer.build(self.input_shape)
+
+    Checker.build_layer = build_layer
+
+
+@mutant(
+    "check_layer compares outputs with atol alone (rtol ignored)",
+    ("tests/test_testing.py", "relative_tolerance"),
+)
+def check_layer_without_rtol():
+    from keras_tdplus.testing import _checks
+
+    original = _checks._within
+    _checks._within = lambda a, b, atol, rtol: original(a, b, atol, 0.0)
+
+
+@mutant(
+    "TimeDistributed's symbolic output takes the wrapper's compute dtype, as Keras' does",
+    ("tests/test_time_distributed_fidelity.py", "symbolic_dtype"),
+    ("tests/test_check_layer_on_keras.py", "inside_time_distributed and Discretization"),
+)
+def td_symbolic_dtype_is_compute_dtype():
+    from keras_tdplus import TimeDistributed
+
+    del TimeDistributed.compute_output_spec
+
+
 @mutant(
     "check_fit_data never raises",
     ("tests/test_validation.py", "check_fit_data"),

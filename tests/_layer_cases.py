@@ -8,7 +8,18 @@ of their parameter formula.
 
 from keras import layers
 
-__all__ = ["LAYER_CASES"]
+__all__ = ["LAYER_CASES", "exported_layer_classes"]
+
+
+def exported_layer_classes():
+    """Keras' exported layer classes by their own `__name__` (aliases folded)."""
+    found = {}
+    for name in dir(layers):
+        cls = getattr(layers, name)
+        if isinstance(cls, type) and issubclass(cls, layers.Layer):
+            found[cls.__name__] = cls
+    return found
+
 
 _ZERO_INIT = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
 _RNN_INIT = {**_ZERO_INIT, "recurrent_initializer": "zeros"}

@@ -9,7 +9,7 @@ import importlib.util
 import keras
 import numpy as np
 import pytest
-from _layer_cases import LAYER_CASES
+from _layer_cases import LAYER_CASES, exported_layer_classes
 from keras import layers
 
 from keras_tdplus.params import count_params, explain_params
@@ -23,17 +23,7 @@ from keras_tdplus.params._formulas import NO_FORMULA, covered_classes
 pytestmark = pytest.mark.backend("jax")
 
 
-def _exported_classes():
-    """Keras' exported layer classes by their own name (aliases folded)."""
-    found = {}
-    for name in dir(layers):
-        cls = getattr(layers, name)
-        if isinstance(cls, type) and issubclass(cls, layers.Layer):
-            found[cls.__name__] = cls
-    return found
-
-
-_EXPORTED = _exported_classes()
+_EXPORTED = exported_layer_classes()
 
 
 # These hold their state in TensorFlow resources and cannot be made without it.

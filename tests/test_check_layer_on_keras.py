@@ -1,0 +1,175 @@
+"""`check_layer` on every public `keras.layers` class: Keras' own layers must pass.
+
+Keras' layers are right by definition, so a FAIL here is a false failure of
+`check_layer` that a user would also meet on a right layer of theirs. The
+arguments and inputs are in `tests/_check_layer_cases.py`. Each class that
+`keras_tdplus.TimeDistributed` folds (in place or into the batch) is checked
+again inside it.
+"""
+
+import copy
+import importlib.util
+
+import keras
+import numpy as np
+import pytest
+from _check_layer_cases import CANNOT_RUN, CHECK_CASES, NEEDS_TENSORFLOW
+from _layer_cases import exported_layer_classes
+
+import keras_tdplus as tdp
+from keras_tdplus.layers._fold_rule import PER_STEP, classify
+from keras_tdplus.testing import CHECKS, check_layer
+
+_EXPORTED = exported_layer_classes()
+
+
+def _marks(name):
+    return [pytest.mark.backend("tensorflow")] if name in NEEDS_TENSORFLOW else []
+
+
+def _params(names):
+    return [pytest.param(name, id=name, marks=_marks(name)) for name in sorted(names)]
+
+
+def _known_here(known_failures):
+    """The known failures (check -> why) on this backend."""
+    backend = keras.config.backend()
+    return {check: why for check, (backends, why) in known_failures.items() if backend in backends}
+
+
+def test_every_keras_layer_has_a_row():
+    missing = sorted(set(_EXPORTED) - set(CHECK_CASES) - set(CANNOT_RUN))
+    assert missing == [], f"keras.layers classes with no check_layer row: {missing}"
+    assert not set(CHECK_CASES) & set(CANNOT_RUN)
+    assert set(CHECK_CASES) | set(CANNOT_RUN) <= set(_EXPORTED)
+    assert all(reason.strip() for reason in CANNOT_RUN.values())
+
+
+@pytest.mark.parametrize("name", _params(CHECK_CASES))
+def test_keras_layer_passes_check_layer(name):
+    case = copy.deepcopy(CHECK_CASES[name])
+    known = _known_here(case.pop("known_failures"))
+    del case["wrapped_known_failures"]
+    report = check_layer(_EXPORTED[name], case.pop("init_kwargs"), **case)
+    failed = {result.name for result in report.failures}
+    assert failed == set(known), str(report)
+
+
+def _folded():
+    """The single-input classes `keras_tdplus.TimeDistributed` folds (in place or not)."""
+    names = []
+    for name, case in sorted(CHECK_CASES.items()):
+        shape = case["input_data"].shape if "input_data" in case else case["input_shape"]
+        if case.get("unpack_inputs") or not all(isinstance(d, int) for d in shape):
+            continue
+        if name in NEEDS_TENSORFLOW and importlib.util.find_spec("tensorflow") is None:
+            continue  # cannot be made here; deselected in this env anyway
+        layer = _EXPORTED[name](**copy.deepcopy(case["init_kwargs"]))
+        if classify(layer).mode != PER_STEP:
+            names.append(name)
+    return names
+
+
+_FOLDED = _folded()
+
+
+# torch.compile (inductor) takes 2-30 s per model on a 2-core CPU: the plain
+# sweep compiles every class on torch, the wrapped sweep leaves that out there
+# (about 20 minutes of CI) and compiles them on jax and tensorflow.
+_WRAPPED_CHECKS = {
+    "torch": tuple(check for check in CHECKS if check != "jit_compile"),
+}
+
+
+@pytest.mark.parametrize("name", _params(_FOLDED))
+def test_keras_layer_inside_time_distributed_passes_check_layer(name):
+    case = copy.deepcopy(CHECK_CASES[name])
+    known = _known_here(case["wrapped_known_failures"])
+    steps = 3
+    if "input_data" in case:  # text: the same strings at every step
+        inputs = {"input_data": np.repeat(case["input_data"][:, None], steps, axis=1)}
+    else:
+        batch, *sample = case["input_shape"]
+        inputs = {"input_shape": (batch, steps, *sample), "input_dtype": case.get("input_dtype")}
+    report = check_layer(
+        tdp.TimeDistributed,
+        {"layer": _EXPORTED[name](**case["init_kwargs"])},
+        **inputs,
+        checks=_WRAPPED_CHECKS.get(keras.config.backend(), CHECKS),
+        expected_num_losses=case.get("expected_num_losses"),
+    )
+    failed = {result.name for result in report.failures}
+    assert failed == set(known), str(report)
+
+
+def test_the_time_distributed_sweep_covers_the_folded_classes():
+    assert len(_FOLDED) > 80, _FOLDED
+    assert {"Dense", "Conv2D", "LSTM", "BatchNormalization", "EinsumDense"} <= set(_FOLDED)
+
+
+# The known failures are Keras' own bugs: each shown here in plain Keras, so
+# a row of known failures goes when Keras fixes the bug.
+
+_IMAGES = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 3)).astype("float32")
+
+
+def test_keras_bug_category_encoding_predicts_float32_where_its_model_says_float16():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        inputs = keras.Input((3,), dtype="int32")
+        model = keras.Model(inputs, keras.layers.CategoryEncoding(10)(inputs))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    predicted = model.predict(np.array([[1, 2, 3]]), verbose=0)
+    assert (model.output.dtype, predicted.dtype) == ("float16", np.float32)
+
+
+def test_keras_bug_equalization_returns_its_input_so_no_model_holds_it():
+    inputs = keras.Input((8, 8, 3))
+    assert keras.layers.Equalization()(inputs) is inputs
+    with pytest.raises(ValueError, match="cycle"):
+        keras.Model(inputs, keras.layers.Equalization()(inputs))
+
+
+def test_keras_bug_random_crop_returns_the_uncropped_image_at_inference():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.RandomCrop(4, 4)(inputs))
+    assert model.output.shape == (None, 4, 4, 3)
+    assert model.predict(_IMAGES, verbose=0).shape == (2, 8, 8, 3)
+
+
+@pytest.mark.backend("jax")
+def test_keras_bug_random_elastic_transform_cannot_be_trained_on_jax():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.RandomElasticTransform()(inputs))
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises((AttributeError, TypeError)):
+        model.fit(_IMAGES, _IMAGES, epochs=1, verbose=0)
+
+
+@pytest.mark.backend("tensorflow")
+def test_keras_bug_cut_mix_fails_on_bfloat16_images_on_tensorflow():
+    layer = keras.layers.CutMix(dtype="mixed_bfloat16")
+    with pytest.raises(ValueError, match="dtype float32 for Tensor with dtype bfloat16"):
+        layer(_IMAGES)
+
+
+@pytest.mark.backend("tensorflow")
+def test_keras_bug_mix_up_cannot_be_jit_compiled_on_tensorflow():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.MixUp()(inputs))
+    model.compile(jit_compile=True)
+    with pytest.raises(Exception, match="StatelessRandomGamma"):
+        model.predict(_IMAGES, verbose=0)
+
+
+def test_stft_spectrogram_refuses_bfloat16_input():
+    layer = keras.layers.STFTSpectrogram(frame_length=16, dtype="mixed_bfloat16")
+    with pytest.raises(TypeError, match="bfloat16"):
+        layer(np.ones((2, 100, 1), "float32"))
+
+
+def test_every_known_failure_has_a_plain_keras_test():
+    shown = {"CategoryEncoding", "Equalization", "RandomCrop", "RandomElasticTransform"}
+    shown |= {"CutMix", "MixUp", "STFTSpectrogram"}
+    assert {name for name, case in CHECK_CASES.items() if case["known_failures"]} == shown
