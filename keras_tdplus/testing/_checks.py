@@ -161,9 +161,14 @@ def _lacks_a_half_kernel(error):
     return False
 
 
+def _is_text(array):
+    """True for an array of strings (`StringLookup`'s input)."""
+    return array.dtype.kind in "SUO"
+
+
 def _dtype(array):
-    """The Keras dtype of an input array: "string" for text (`StringLookup`'s input)."""
-    return "string" if array.dtype.kind in "SUO" else str(array.dtype)
+    """The Keras dtype of an input array: "string" for text."""
+    return "string" if _is_text(array) else str(array.dtype)
 
 
 def random_array(rng, shape, dtype):
@@ -266,9 +271,7 @@ class Checker:
 
     def feed(self):
         """The inputs for `predict` and `fit`: text as tensors (Keras takes no numpy text)."""
-        return _map_tensors(
-            lambda a: ops.convert_to_tensor(a) if a.dtype.kind in "SUO" else a, self.data
-        )
+        return _map_tensors(lambda a: ops.convert_to_tensor(a) if _is_text(a) else a, self.data)
 
     def random(self, layer):
         """True when the layer draws random numbers, so two calls may differ."""
@@ -573,7 +576,7 @@ class Checker:
         inner = self.make()
         wrapper = TimeDistributed(inner)
         shape = (self.input_shape[0], steps, *self.input_shape[1:])
-        if self.data.dtype.kind in "SUO":  # text: the same strings at every step
+        if _is_text(self.data):  # the same strings at every step
             x = np.repeat(self.data[:, None], steps, axis=1)
         else:
             x = random_array(np.random.default_rng(1), shape, str(self.data.dtype))
@@ -605,18 +608,20 @@ def _copy_config(value):
 
 def _without_dtypes(config):
     """A layer config without its dtype policy, nor those of the layers serialized in it."""
-    config = {key: item for key, item in config.items() if key != "dtype"}
-    for key, item in config.items():
-        if isinstance(item, dict) and {"class_name", "config"} <= item.keys():
-            config[key] = {**item, "config": _without_dtypes(item["config"])}
-        elif isinstance(item, list):
-            config[key] = [
-                {**x, "config": _without_dtypes(x["config"])}
-                if isinstance(x, dict) and {"class_name", "config"} <= x.keys()
-                else x
-                for x in item
-            ]
-    return config
+    return {
+        key: [_serialized_without_dtypes(x) for x in item]
+        if isinstance(item, list)
+        else _serialized_without_dtypes(item)
+        for key, item in config.items()
+        if key != "dtype"
+    }
+
+
+def _serialized_without_dtypes(item):
+    """A serialized layer (`{"class_name", "config"}`) without dtypes; other values as they are."""
+    if isinstance(item, dict) and {"class_name", "config"} <= item.keys():
+        return {**item, "config": _without_dtypes(item["config"])}
+    return item
 
 
 def _fresh(value):
