@@ -59,13 +59,15 @@ def pytest_collection_modifyitems(config, items):
     backend = keras.config.backend()
     cross_backend_env = os.environ.get("TDPLUS_CROSS_BACKEND") == "1"
     export_env = os.environ.get("TDPLUS_EXPORT") == "1"
+    site_env = bool(os.environ.get("TDPLUS_SITE_DIR"))
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("backend")
         wrong_backend = marker is not None and backend not in marker.args
         is_cross = item.get_closest_marker("cross_backend") is not None
         is_export = item.get_closest_marker("export") is not None
-        other_env = is_cross != cross_backend_env or is_export != export_env
+        is_site = item.get_closest_marker("docs_site") is not None
+        other_env = is_cross != cross_backend_env or is_export != export_env or is_site != site_env
         (drop if wrong_backend or other_env else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
