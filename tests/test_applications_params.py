@@ -35,6 +35,7 @@ def _case(name):
     return pytest.param(name, id=name, marks=[pytest.mark.slow, pytest.mark.backend("jax")])
 
 
+@pytest.mark.backend_independent
 def test_the_list_of_models_is_keras_own():
     assert _EVERY_BACKEND <= set(_MODELS)
     assert len(_MODELS) >= 30

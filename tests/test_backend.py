@@ -38,6 +38,7 @@ def _run(tmp_path, args, backend=None):
     )
 
 
+@pytest.mark.backend_independent
 def test_help_imports_no_backend_and_writes_nothing(tmp_path):
     done = _run(tmp_path, ["-X", "importtime", "-m", "keras_tdplus", "--help"])
     assert done.returncode == 0, done.stderr

@@ -36,12 +36,14 @@ def test_benchmark_prints_a_row_per_fraction_and_writes_json(capsys, tmp_path):
     assert all(figure["train"] > 0 and figure["predict"] > 0 for figure in row.values())
 
 
+@pytest.mark.backend_independent
 def test_benchmark_valid_steps_are_the_fraction_asked_for():
     bench = _load("masked_steps")
     assert [bench._valid_steps(64, f) for f in bench.FRACTIONS] == [64, 48, 32, 16, 6]
     assert bench._valid_steps(4, 0.1) == 1
 
 
+@pytest.mark.backend_independent
 def test_chart_reads_results_prints_the_table_and_draws(capsys, tmp_path):
     plot = _load("plot_masked_steps")
     figures = {"skip": {"train": 1.0, "predict": 2.0}, "all steps": {"train": 4.0, "predict": 4.0}}
@@ -73,6 +75,7 @@ def test_chart_reads_results_prints_the_table_and_draws(capsys, tmp_path):
     ],
     ids=["a list", "rows a list", "a wrapper missing", "a negative time"],
 )
+@pytest.mark.backend_independent
 def test_chart_refuses_a_file_that_is_not_a_result(capsys, tmp_path, text):
     plot = _load("plot_masked_steps")
     path = tmp_path / "other.json"
@@ -83,6 +86,7 @@ def test_chart_refuses_a_file_that_is_not_a_result(capsys, tmp_path, text):
     assert f"{path}: expected the JSON that masked_steps.py --json writes" in error
 
 
+@pytest.mark.backend_independent
 def test_chart_refuses_a_file_that_is_not_json(capsys, tmp_path):
     plot = _load("plot_masked_steps")
     path = tmp_path / "broken.json"

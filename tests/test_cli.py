@@ -70,6 +70,7 @@ def test_plot_writes_a_png(tmp_path, capsys):
         ([], "usage: keras-tdplus"),
     ],
 )
+@pytest.mark.backend_independent
 def test_bad_input_exits_non_zero_with_a_message(argv, message, capsys):
     assert main(argv) == 2
     captured = capsys.readouterr()
@@ -77,6 +78,7 @@ def test_bad_input_exits_non_zero_with_a_message(argv, message, capsys):
     assert "Traceback" not in captured.err
 
 
+@pytest.mark.backend_independent
 def test_module_entry_point_runs_without_a_traceback():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
@@ -105,6 +107,7 @@ def _plot_targets(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["folder", "parent is a file", "unwritable", "missing parent"])
+@pytest.mark.backend_independent
 def test_a_bad_plot_path_fails_before_training(tmp_path, case, capsys):
     path, message = _plot_targets(tmp_path)[case]
     assert main(["echo", "--experiment", "many_to_one", "--epochs", "1", "--plot", path]) == 2
@@ -130,6 +133,7 @@ def _fake_result():
     )
 
 
+@pytest.mark.backend_independent
 def test_the_plot_replaces_the_file_at_once(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure

@@ -7,6 +7,8 @@ from keras import layers
 from keras_tdplus import TimeDistributedDense
 from keras_tdplus.cli._check import main as check_main
 
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture
 def unbuilt(tmp_path):

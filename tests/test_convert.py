@@ -87,6 +87,7 @@ def test_converted_model_trains_and_saves(tmp_path):
     np.testing.assert_allclose(restored.predict(x, verbose=0), converted.predict(x, verbose=0))
 
 
+@pytest.mark.backend_independent
 def test_refuses_what_it_cannot_convert():
     with pytest.raises(TypeError, match=r"expected a Sequential or Functional `keras.Model`"):
         convert_time_distributed(layers.Dense(2))

@@ -152,6 +152,7 @@ def test_cli_commands_print_what_the_page_shows(scratch):
         )
 
 
+@pytest.mark.backend_independent
 def test_the_comparison_can_fail():
     assert_same_output("loss 2.38e-14, params 146", "loss 2.65e-14, params 146", "same")
     assert_same_output("[-0.005 0.0081]", "[-0.005 0.008]", "last digit")

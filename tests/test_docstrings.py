@@ -24,6 +24,7 @@ def _public():
 
 
 @pytest.mark.parametrize(("name", "obj"), _public(), ids=[name for name, _ in _public()])
+@pytest.mark.backend_independent
 def test_public_name_has_a_runnable_example(name, obj):
     doc = inspect.getdoc(obj) or ""
     assert ">>>" in doc, f"{name} has no `>>>` example in its docstring"

@@ -36,6 +36,7 @@ def trained():
     return {name: echo.run(name, seed=0) for name in echo.EXPERIMENTS}
 
 
+@pytest.mark.backend_independent
 def test_experiment_names():
     assert echo.EXPERIMENTS == (
         "one_to_one",
@@ -54,6 +55,7 @@ def test_experiment_names():
         ("many_to_many_tdplus", (1, 5, 1), (1, 5, 1), 1000, 1),
     ],
 )
+@pytest.mark.backend_independent
 def test_data_and_budget_are_the_articles(name, x_shape, y_shape, epochs, batch_size):
     experiment = echo.get_experiment(name)
     x, y = experiment.data()
@@ -221,12 +223,14 @@ def test_result_formats_predictions_like_the_article():
         ({"name": "many_to_many", "seed": "x"}, r"`seed`.*Received: seed='x'"),
     ],
 )
+@pytest.mark.backend_independent
 def test_bad_arguments_are_named(kwargs, match):
     name = kwargs.pop("name")
     with pytest.raises(ValueError, match=match):
         echo.run(name, **kwargs)
 
 
+@pytest.mark.backend_independent
 def test_convergence_table_lists_every_row():
     runs = [
         types.SimpleNamespace(

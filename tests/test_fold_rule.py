@@ -28,6 +28,7 @@ def _keras_layer_classes():
     )
 
 
+@pytest.mark.backend_independent
 def test_every_layer_class_keras_exports_is_classified():
     """A layer class a newer Keras adds fails here until the rule says how it runs."""
     missing = [cls.__name__ for cls in _keras_layer_classes() if cls not in rule.CLASS_RULES]
@@ -49,6 +50,7 @@ class _Probe:
 
 
 @pytest.mark.parametrize("cls", _keras_layer_classes(), ids=lambda cls: cls.__name__)
+@pytest.mark.backend_independent
 def test_each_classified_class_gives_a_mode_and_a_reason(cls):
     mode, reason = rule.CLASS_RULES[cls](_Probe())
     assert mode in (rule.IN_PLACE, rule.FOLD, rule.PER_STEP, rule.REFUSED)
@@ -231,6 +233,7 @@ def test_fold_always_folds_a_custom_layer_that_adds_a_loss():
 
 
 @pytest.mark.parametrize("bad", ["sometimes", True, None, "Auto"])
+@pytest.mark.backend_independent
 def test_an_invalid_fold_is_refused(bad):
     with pytest.raises(
         ValueError,
@@ -252,6 +255,7 @@ def test_fold_is_in_the_config_only_when_not_the_default(tmp_path):
     assert restored.layers[0].decision.mode == rule.PER_STEP
 
 
+@pytest.mark.backend_independent
 def test_a_config_without_fold_loads_with_the_default():
     config = layers.TimeDistributed(layers.Dense(2)).get_config()
     assert TimeDistributed.from_config(config).fold == "auto"
@@ -270,6 +274,7 @@ def test_the_decision_is_made_at_build_not_per_call(monkeypatch):
     wrapper(x, training=True)
 
 
+@pytest.mark.backend_independent
 def test_an_input_layer_is_refused_with_a_reason():
     with pytest.raises(ValueError, match=r"InputLayer .* computes nothing to apply per step"):
         TimeDistributed(layers.InputLayer(shape=(3,)))

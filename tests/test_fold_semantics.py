@@ -369,6 +369,7 @@ def test_a_nested_stateful_lstm_carries_its_state_step_by_step():
 # Error wording: Keras' sentence, then ours.
 
 
+@pytest.mark.backend_independent
 def test_a_non_layer_raises_keras_sentence_too():
     with pytest.raises(
         ValueError,

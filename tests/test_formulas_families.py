@@ -216,6 +216,7 @@ _ALSO = {
 _FIXED = {"ConvLSTM3D", "STFTSpectrogram", "LayerScale", "OpNode"}
 
 
+@pytest.mark.backend_independent
 def test_every_formula_is_drawn_here_or_in_test_params():
     from keras_tdplus.params._formulas.base import FORMULAS
 

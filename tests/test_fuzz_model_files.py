@@ -278,6 +278,7 @@ def test_a_few_mutations_in_their_own_process(originals, tmp_path, command):
 
 
 @pytest.mark.parametrize("build_config", [True, "x", [5, 1], {"input_shape": True}])
+@pytest.mark.backend_independent
 def test_a_junk_top_level_build_config_is_ignored_as_keras_ignores_it(
     originals, tmp_path, build_config, capsys
 ):

@@ -19,6 +19,7 @@ EXPECTED = np.load(GOLDEN / "expected.npz")
 NAMES = ("dense_heads", "masked_words", "frames", "quantized_head")
 
 
+@pytest.mark.backend_independent
 def test_every_golden_file_has_a_test():
     assert sorted(p.stem for p in GOLDEN.glob("*.keras")) == sorted(NAMES)
     assert str(EXPECTED["tdplus_version"]) == "0.1.0"

@@ -179,6 +179,7 @@ CASES = [
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("case", CASES)
+@pytest.mark.backend_independent
 def test_a_hostile_file_gets_status_2_and_one_line(hostile, case, command, capsys):
     path, words = hostile[case]
     assert main([command[0], path, *command[1:]]) == 2
@@ -191,6 +192,7 @@ def test_a_hostile_file_gets_status_2_and_one_line(hostile, case, command, capsy
     assert "import the module" not in err
 
 
+@pytest.mark.backend_independent
 def test_the_lookup_vocabulary_is_never_opened_even_with_unsafe_deserialization(hostile, fifo):
     # Opening the pipe for reading would wait forever for a writer: the timeout fails the test.
     path, _ = hostile["IntegerLookup vocabulary pipe"]
@@ -210,18 +212,21 @@ def test_the_lookup_vocabulary_is_never_opened_even_with_unsafe_deserialization(
         assert "it is never opened" in done.stderr
 
 
+@pytest.mark.backend_independent
 def test_a_config_dict_naming_a_vocabulary_file_is_refused(fifo):
     config = {"class_name": "StringLookup", "config": {"name": "s", "vocabulary": fifo}}
     with pytest.raises(ValueError, match=r"names a file outside the model.*never opened"):
         tdp.explain_params(config, (None, 3))
 
 
+@pytest.mark.backend_independent
 def test_param_table_refuses_what_the_commands_refuse(hostile):
     path, words = hostile["Lambda bytecode"]
     with pytest.raises(ValueError, match=r"refused: layer 'lambda' \(Lambda\) holds Python"):
         tdp.param_table(path)
 
 
+@pytest.mark.backend_independent
 def test_the_config_size_limit_can_be_raised(hostile, capsys):
     path, _ = hostile["zip bomb"]
     assert main(["check", path, "--max-config-mb", "100"]) == 2
@@ -230,6 +235,7 @@ def test_the_config_size_limit_can_be_raised(hostile, capsys):
 
 
 @pytest.mark.parametrize("command", ["check", "params"])
+@pytest.mark.backend_independent
 def test_ctrl_c_exits_130(good, command, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -242,6 +248,7 @@ def test_ctrl_c_exits_130(good, command, monkeypatch, capsys):
     assert capsys.readouterr().err == "keras-tdplus: interrupted\n"
 
 
+@pytest.mark.backend_independent
 def test_exit_statuses_are_in_the_help(capsys):
     for command in ("check", "params"):
         assert main([command, "--help"]) == 0
@@ -251,6 +258,7 @@ def test_exit_statuses_are_in_the_help(capsys):
         assert "130  interrupted (Ctrl-C)" in out
 
 
+@pytest.mark.backend_independent
 def test_check_exit_statuses(good, folder, capsys):
     assert main(["check", good]) == 0
     broken = saved_config(good)
@@ -290,6 +298,7 @@ def test_gigabytes_of_weights_are_never_allocated(folder, command):
 
 
 @pytest.mark.parametrize("key", ["vocabulary", "filepath", "merges", "proto"])
+@pytest.mark.backend_independent
 def test_any_layer_naming_a_file_is_refused(key):
     from keras_tdplus._config.reader import UnsafeConfig, screen
 

@@ -38,6 +38,7 @@ _SUITE = types.SimpleNamespace(module=_suite_module())
 _NAMES = unittest.TestLoader().getTestCaseNames(_SUITE.module.TimeDistributedTest)
 
 
+@pytest.mark.backend_independent
 def test_the_suite_is_the_installed_one_and_complete():
     assert _SOURCE.is_file()
     assert len(_NAMES) == 11

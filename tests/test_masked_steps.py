@@ -501,6 +501,7 @@ def test_mixed_float16_outputs_float16_zeros_and_the_ordinary_values(mixed_float
 # 7. Config, files, errors, the converter.
 
 
+@pytest.mark.backend_independent
 def test_config_has_the_flag_only_when_true_and_round_trips():
     assert "skip_masked_steps" not in TimeDistributed(layers.Dense(2)).get_config()
     config = TimeDistributed(layers.Dense(2), skip_masked_steps=True).get_config()
@@ -527,6 +528,7 @@ def test_a_keras_file_round_trips_the_flag_and_the_values(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["yes", 1, 0, None, np.bool_(True)], ids=repr)
+@pytest.mark.backend_independent
 def test_an_invalid_flag_raises_naming_it(value):
     with pytest.raises(ValueError, match="skip_masked_steps"):
         TimeDistributed(layers.Dense(2), skip_masked_steps=value)
@@ -589,6 +591,7 @@ def test_the_converter_rejects_an_invalid_flag(value):
         convert_time_distributed(_stock_model(), skip_masked_steps=value)
 
 
+@pytest.mark.backend_independent
 def test_the_public_names_are_the_package_ones():
     assert keras_tdplus.TimeDistributed is TimeDistributed
     assert keras_tdplus.convert_time_distributed is convert_time_distributed

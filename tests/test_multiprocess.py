@@ -108,6 +108,7 @@ def _gone(pid):
     return False
 
 
+@pytest.mark.backend_independent
 def test_launcher_kills_every_process_past_the_timeout(tmp_path):
     script = tmp_path / "sleeper.py"
     script.write_text(SLEEPER)
@@ -117,6 +118,7 @@ def test_launcher_kills_every_process_past_the_timeout(tmp_path):
     assert all(_gone(int((tmp_path / str(i)).read_text())) for i in range(2))
 
 
+@pytest.mark.backend_independent
 def test_launcher_stops_the_others_when_one_fails(tmp_path):
     script = tmp_path / "sleeper.py"
     script.write_text(SLEEPER)

@@ -4,7 +4,11 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+import pytest
+
 import keras_tdplus
+
+pytestmark = pytest.mark.backend_independent
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,6 +7,8 @@ from keras import layers
 import keras_tdplus
 from keras_tdplus.params import WeightSpec, count_params, explain_params, param_table
 
+pytestmark = pytest.mark.backend_independent
+
 
 @keras.saving.register_keras_serializable(package="test_param_registration")
 class _Gated(layers.Layer):

@@ -71,6 +71,7 @@ ARTICLE = [
 
 
 @pytest.mark.parametrize("make, total, counts, working", ARTICLE)
+@pytest.mark.backend_independent
 def test_article_models(make, total, counts, working):
     model = make()
     table = param_table(model)
@@ -83,6 +84,7 @@ def test_article_models(make, total, counts, working):
         assert count_params(layer, (None, *layer.input.shape[1:])) == count
 
 
+@pytest.mark.backend_independent
 def test_article_lstm_explanation():
     explanation = explain_params(layers.LSTM(5), (None, 1, 1))
     assert isinstance(explanation, ParamExplanation)
@@ -99,6 +101,7 @@ def test_article_lstm_explanation():
     )
 
 
+@pytest.mark.backend_independent
 def test_explanation_repr_and_to_dict():
     explanation = explain_params(layers.LSTM(5, name="lstm"), (None, 1, 1))
     assert repr(explanation) == (
@@ -114,6 +117,7 @@ def test_explanation_repr_and_to_dict():
     ]
 
 
+@pytest.mark.backend_independent
 def test_table_prints_like_summary_with_a_formula_column():
     model = keras.Sequential(
         [keras.Input((1, 1)), layers.LSTM(5, name="lstm"), layers.Dense(1, name="dense")],
@@ -397,6 +401,7 @@ _STRATEGIES["TimeDistributed"] = st.one_of(
 _NAMES = sorted(_STRATEGIES) + [n for n in sorted(_STRATEGIES) if n not in _ZERO] * 3
 
 
+@pytest.mark.backend_independent
 def test_strategies_cover_every_covered_layer():
     # The families added since are drawn in test_formulas_families.py, which checks the union.
     assert set(_STRATEGIES) <= set(params.covered_layers()) - {"Sequential", "Functional"}
@@ -488,6 +493,7 @@ _FORMULAS = [
 
 
 @pytest.mark.parametrize("layer, shape, formula, substituted, total", _FORMULAS)
+@pytest.mark.backend_independent
 def test_formulas(layer, shape, formula, substituted, total):
     explanation = explain_params(layer, shape)
     assert (explanation.formula, explanation.substituted) == (formula, substituted)
@@ -496,6 +502,7 @@ def test_formulas(layer, shape, formula, substituted, total):
     assert layer.count_params() == total
 
 
+@pytest.mark.backend_independent
 def test_batch_normalization_split_and_frozen_layers():
     explanation = explain_params(layers.BatchNormalization(), (None, 8))
     assert (explanation.trainable, explanation.non_trainable) == (16, 16)
@@ -506,6 +513,7 @@ def test_batch_normalization_split_and_frozen_layers():
     assert (frozen.trainable, frozen.non_trainable) == (0, 9)
 
 
+@pytest.mark.backend_independent
 def test_bidirectional_with_its_own_backward_layer_adds_both():
     backward = layers.LSTM(3, go_backwards=True)
     layer = layers.Bidirectional(layers.LSTM(2), backward_layer=backward, merge_mode=None)
@@ -531,6 +539,7 @@ def test_mixed_precision_does_not_change_counts(policy):
     assert param_table(_many_to_one()).total == 170
 
 
+@pytest.mark.backend_independent
 def test_counting_leaves_the_layer_unbuilt():
     layer = layers.Bidirectional(layers.LSTM(4))
     wrapped = keras_tdplus.TimeDistributed(layers.Conv2D(2, 3))
@@ -540,12 +549,14 @@ def test_counting_leaves_the_layer_unbuilt():
         assert not unbuilt.built and unbuilt.weights == []
 
 
+@pytest.mark.backend_independent
 def test_built_layers_are_counted_too():
     layer = layers.GRU(3)
     layer.build((None, 2, 4))
     assert count_params(layer, (None, 2, 4)) == layer.count_params() == 3 * ((4 + 2) * 3 + 9)
 
 
+@pytest.mark.backend_independent
 def test_config_dicts_are_counted():
     config = keras.saving.serialize_keras_object(TimeDistributedDense(3))
     assert config["registered_name"] == "keras_tdplus>TimeDistributedDense"
@@ -643,6 +654,7 @@ def test_lora_is_not_counted_silently():
     )
 
 
+@pytest.mark.backend_independent
 def test_wrong_rank_raises_sequence_shape_error_with_the_fix():
     with pytest.raises(SequenceShapeError) as info:
         count_params(layers.LSTM(5, name="lstm"), (None, 1))
@@ -660,6 +672,7 @@ def test_wrong_rank_raises_sequence_shape_error_with_the_fix():
         count_params(TimeDistributedDense(2), (None, 4))
 
 
+@pytest.mark.backend_independent
 def test_a_wrong_step_rank_inside_time_distributed_is_told_in_the_wrappers_shapes():
     frames = layers.TimeDistributed(layers.Conv2D(8, 3, name="conv"), name="frames")
     with pytest.raises(SequenceShapeError) as info:
@@ -713,11 +726,13 @@ _BAD_SHAPES = [
 
 
 @pytest.mark.parametrize("layer, shape, message", _BAD_SHAPES)
+@pytest.mark.backend_independent
 def test_bad_shapes(layer, shape, message):
     with pytest.raises(ValueError, match=message):
         count_params(layer, shape)
 
 
+@pytest.mark.backend_independent
 def test_bad_layer_argument():
     with pytest.raises(TypeError, match=r"^Received an invalid value for `layer`"):
         count_params("LSTM", (None, 1, 1))
@@ -739,6 +754,7 @@ def _functional():
     return keras.Model(inputs, [outputs, b], name="graph")
 
 
+@pytest.mark.backend_independent
 def test_functional_model_and_its_configs():
     model = _functional()
     expected = (
@@ -815,6 +831,7 @@ def test_a_call_that_also_returns_the_attention_scores_gives_both_outputs(tmp_pa
     assert cli.main(["check", str(path)]) == 0, capsys.readouterr()
 
 
+@pytest.mark.backend_independent
 def test_models_count_as_layers_and_subclassed_models_are_refused():
     inner = keras.Sequential([layers.Dense(3), layers.Dense(2)], name="inner")
     explanation = explain_params(inner, (None, 4))
@@ -837,6 +854,7 @@ def test_models_count_as_layers_and_subclassed_models_are_refused():
         count_params(model, (None, 3))
 
 
+@pytest.mark.backend_independent
 def test_unbuilt_and_frozen_sequential_models():
     model = keras.Sequential([layers.Dense(3), layers.Dense(2)], name="plain")
     with pytest.raises(ValueError, match=r"^Model 'plain' \(Sequential\) has no input shape"):
@@ -895,6 +913,7 @@ def test_keras_file_with_keras_tdplus_layers_states_and_two_inputs(tmp_path):
     assert rows["TimeDistributed"].substituted == "6 * 2 + 2"
 
 
+@pytest.mark.backend_independent
 def test_unreadable_keras_files(tmp_path):
     missing = tmp_path / "missing.keras"
     with pytest.raises(FileNotFoundError, match=r"^cannot read '.*missing\.keras': no such file$"):
@@ -918,6 +937,7 @@ def test_unreadable_keras_files(tmp_path):
 # The command line.
 
 
+@pytest.mark.backend_independent
 def test_cli_explains_a_layer(capsys):
     assert cli_main(["LSTM", "--units", "5", "--input-shape", "1,1"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -955,11 +975,13 @@ _CLI_LAYERS = [
 
 
 @pytest.mark.parametrize("argv, first_line", _CLI_LAYERS)
+@pytest.mark.backend_independent
 def test_cli_layer_arguments(capsys, argv, first_line):
     assert cli_main(argv.split()) == 0
     assert capsys.readouterr().out.splitlines()[0] == first_line
 
 
+@pytest.mark.backend_independent
 def test_cli_prints_the_table_of_a_keras_file(tmp_path, capsys):
     path = _rewrite_weights(_save(tmp_path), b"")
     assert cli_main([str(path)]) == 0
@@ -1000,6 +1022,7 @@ _CLI_ERRORS = [
 
 
 @pytest.mark.parametrize("argv, message", _CLI_ERRORS)
+@pytest.mark.backend_independent
 def test_cli_errors_are_one_line_with_status_2(capsys, argv, message):
     assert cli_main(argv.split()) == 2
     captured = capsys.readouterr()
@@ -1009,6 +1032,7 @@ def test_cli_errors_are_one_line_with_status_2(capsys, argv, message):
     assert captured.err.count("\n") == 1
 
 
+@pytest.mark.backend_independent
 def test_cli_rejects_a_corrupt_keras_file(tmp_path, capsys):
     data = _save(tmp_path).read_bytes()
     truncated = tmp_path / "cut.keras"
@@ -1019,6 +1043,7 @@ def test_cli_rejects_a_corrupt_keras_file(tmp_path, capsys):
     assert os.path.exists(truncated) and err.count("\n") == 1
 
 
+@pytest.mark.backend_independent
 def test_explanations_are_frozen_dataclasses():
     explanation = explain_params(layers.Dense(2), (None, 3))
     with pytest.raises(dataclasses.FrozenInstanceError):

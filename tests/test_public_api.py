@@ -66,6 +66,7 @@ def _is_module(dotted):
         return False
 
 
+@pytest.mark.backend_independent
 def test_the_package_all_and_its_homes_list_the_same_names():
     assert sorted(keras_tdplus.__all__) == sorted(keras_tdplus._HOMES)
     for name, home in keras_tdplus._HOMES.items():
@@ -76,6 +77,7 @@ def test_the_package_all_and_its_homes_list_the_same_names():
             assert name in module.__all__, f"{name} is not in keras_tdplus.{home}.__all__"
 
 
+@pytest.mark.backend_independent
 def test_the_package_exports_exactly_its_all():
     exported = {
         name
@@ -86,6 +88,7 @@ def test_the_package_exports_exactly_its_all():
 
 
 @pytest.mark.parametrize("dotted", PUBLIC_MODULES)
+@pytest.mark.backend_independent
 def test_every_public_name_is_documented_and_every_documented_name_is_public(dotted):
     module = importlib.import_module(dotted)
     documented = _documented()
@@ -100,6 +103,7 @@ def test_every_public_name_is_documented_and_every_documented_name_is_public(dot
     assert on_pages <= public, f"{dotted}: documented but not public: {on_pages - public}"
 
 
+@pytest.mark.backend_independent
 def test_every_api_page_entry_resolves():
     for module_name, names in _documented().items():
         module = importlib.import_module(module_name)
@@ -122,6 +126,7 @@ def _imports(path):
                 yield node.module, alias.name, node.lineno
 
 
+@pytest.mark.backend_independent
 def test_modules_import_from_each_other_only_what_the_other_exports():
     wrong = []
     for path in sorted(PACKAGE.rglob("*.py")):

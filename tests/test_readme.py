@@ -24,6 +24,7 @@ def _blocks():
     return BLOCK.findall(README.read_text(encoding="utf-8"))
 
 
+@pytest.mark.backend_independent
 def test_readme_has_python_blocks_with_stated_output():
     blocks = _blocks()
     assert blocks, "README.md has no ```python block"

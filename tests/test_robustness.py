@@ -82,6 +82,7 @@ def test_bad_input_gets_a_clear_error(call, error, match):
         call()
 
 
+@pytest.mark.backend_independent
 def test_every_shape_error_is_a_value_error():
     assert issubclass(tdp.SequenceShapeError, ValueError)
 
@@ -98,6 +99,7 @@ def saved_model(tmp_path_factory):
 
 @pytest.mark.parametrize("command", ["params", "check"])
 @pytest.mark.parametrize("damage", ["truncated", "not_a_zip", "no_config", "bad_json", "missing"])
+@pytest.mark.backend_independent
 def test_cli_reports_a_damaged_keras_file_with_status_2(
     saved_model, tmp_path, command, damage, capsys
 ):
@@ -126,6 +128,7 @@ def test_cli_reports_a_damaged_keras_file_with_status_2(
     "command, expected",
     [("params", "time_distributed_dense"), ("check", "no sequence-shape problems found")],
 )
+@pytest.mark.backend_independent
 def test_cli_reads_an_intact_file(saved_model, command, expected, capsys):
     assert main([command, str(saved_model)]) == 0
     assert expected in capsys.readouterr().out

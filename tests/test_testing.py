@@ -505,6 +505,7 @@ def test_a_layer_that_cannot_be_compiled_fails_the_jit_check():
     assert not report["jit_compile"].passed and not report["jit_compile"].skipped, str(report)
 
 
+@pytest.mark.backend_independent
 def test_every_check_has_a_wrong_layer_that_fails_it():
     covered = {check for check, *_ in WRONG} | {"jit_compile"}
     assert covered == set(CHECKS)
@@ -530,6 +531,7 @@ def test_report_prints_one_line_per_check():
         ({"layer_cls": Scale, "input_shape": None}, ValueError, r"Received no input"),
     ],
 )
+@pytest.mark.backend_independent
 def test_bad_arguments_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         check_layer(**kwargs)
@@ -638,6 +640,7 @@ def test_unpack_inputs_builds_a_cell_on_its_inputs_shape_alone():
     assert report.ok, str(report)
 
 
+@pytest.mark.backend_independent
 def test_unpack_inputs_needs_several_inputs():
     with pytest.raises(ValueError, match=r"`unpack_inputs=True` for a single input"):
         check_layer(Scale, {}, (2, 4, 3), unpack_inputs=True)

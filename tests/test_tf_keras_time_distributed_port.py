@@ -310,6 +310,7 @@ OURS_FAILS = {
 }
 
 
+@pytest.mark.backend_independent
 def test_the_port_is_complete_and_ours_passes_every_case_stock_does():
     assert len(CASES) == 18
     assert set(OURS_FAILS) <= set(STOCK_FAILS)

@@ -143,6 +143,7 @@ def test_stateful_inner_layer_with_a_time_axis_unknown_while_tracing():
     np.testing.assert_allclose(traced(x).numpy(), _numpy(stock(x)), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.backend_independent
 def test_same_config_format_as_keras():
     stock = layers.TimeDistributed(layers.Dense(3), name="td")
     fast = TimeDistributed(layers.Dense(3), name="td")
@@ -206,6 +207,7 @@ def test_mismatched_mask_is_refused():
 
 
 @pytest.mark.parametrize("bad", ["dense", 3, None, keras.layers.Dense, np.zeros((1, 1))])
+@pytest.mark.backend_independent
 def test_non_layer_is_refused(bad):
     # A ValueError, as keras.layers.TimeDistributed raises.
     with pytest.raises(ValueError, match=r"Received an invalid value for `layer`, expected a"):

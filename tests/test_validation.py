@@ -91,6 +91,7 @@ def test_sequence_input_is_returned_unchanged():
     assert check_sequence_input(symbolic, timesteps=7, features=3) is symbolic
 
 
+@pytest.mark.backend_independent
 def test_1d_seq_gets_both_reshapes():
     with pytest.raises(SequenceShapeError, match=r"^`X` has rank 1, but a sequence input") as info:
         check_sequence_input(SEQ)
@@ -103,6 +104,7 @@ def test_1d_seq_gets_both_reshapes():
     )
 
 
+@pytest.mark.backend_independent
 def test_2d_seq_gets_both_reshapes():
     with pytest.raises(
         SequenceShapeError,
@@ -114,6 +116,7 @@ def test_2d_seq_gets_both_reshapes():
         check_sequence_input(SEQ.reshape(5, 1))
 
 
+@pytest.mark.backend_independent
 def test_every_offered_reshape_is_code_that_fixes_the_input():
     cases = [((5,), {}), ((5, 1), {}), ((5, 3), {}), ((2, 3, 4, 5), {}), ((), {})]
     cases.append(((10,), {"timesteps": 5}))
@@ -128,11 +131,13 @@ def test_every_offered_reshape_is_code_that_fixes_the_input():
             assert check_sequence_input(fixed, **kwargs) is fixed
 
 
+@pytest.mark.backend_independent
 def test_nested_lists_get_np_reshape_and_custom_name():
     with pytest.raises(SequenceShapeError, match=r"Fix: seq = np\.reshape\(seq, \(1, 5, 1\)\)"):
         check_sequence_input(SEQ.tolist(), name="seq")
 
 
+@pytest.mark.backend_independent
 def test_ragged_lists_name_where_and_the_padding_fix_works():
     ragged = [[0.0, 0.2, 0.4], [0.6, 0.8]]
     with pytest.raises(
@@ -150,6 +155,7 @@ def test_ragged_lists_name_where_and_the_padding_fix_works():
         check_sequence_input([[[1.0], [2.0, 3.0]]])
 
 
+@pytest.mark.backend_independent
 def test_non_numeric_data_is_named():
     cases = [
         (None, "`X` is None"),
@@ -165,6 +171,7 @@ def test_non_numeric_data_is_named():
             check_sequence_input(value)
 
 
+@pytest.mark.backend_independent
 def test_huge_inputs_are_checked_from_the_shape_alone():
     view = np.broadcast_to(np.float32(0.0), (10**9, 10**4, 3))
     assert check_sequence_input(view) is view
@@ -179,12 +186,14 @@ def test_huge_inputs_are_checked_from_the_shape_alone():
         check_sequence_input(lazy)
 
 
+@pytest.mark.backend_independent
 def test_nan_values_pass_because_only_shapes_are_checked():
     x = np.full((1, 5, 1), np.nan)
     assert check_sequence_input(x) is x
     assert check_sequence_input([[[float("nan")]], [[float("inf")]]]) is not None
 
 
+@pytest.mark.backend_independent
 def test_empty_axes_are_errors():
     with pytest.raises(SequenceShapeError, match=r"^`X` is empty: its shape \(0, 5, 1\)"):
         check_sequence_input(np.zeros((0, 5, 1)))
@@ -194,6 +203,7 @@ def test_empty_axes_are_errors():
         check_sequence_input([])
 
 
+@pytest.mark.backend_independent
 def test_timesteps_and_features_are_pinned():
     with pytest.raises(
         SequenceShapeError,
@@ -215,6 +225,7 @@ def test_timesteps_and_features_are_pinned():
         check_sequence_input(np.zeros((2, 1, 1)), timesteps=5)
 
 
+@pytest.mark.backend_independent
 def test_invalid_arguments_are_plain_value_errors():
     for argument in ("timesteps", "features"):
         for value in (0, -1, 2.5, True, "5"):
@@ -228,6 +239,7 @@ def test_invalid_arguments_are_plain_value_errors():
 # check_fit_data
 
 
+@pytest.mark.backend_independent
 def test_the_articles_data_fits_its_models():
     cases = [
         (one_to_one, (5, 1, 1), (5, 1)),
@@ -277,6 +289,7 @@ def test_2d_x_keras_reads_as_five_samples_and_the_check_says_one_sequence():
         check_fit_data(model, x, SEQ.reshape(1, 5, 1))
 
 
+@pytest.mark.backend_independent
 def test_1d_x_and_y_get_reshapes_for_every_model():
     with pytest.raises(
         SequenceShapeError, match=re.escape("Fix: x = x.reshape(5, 1, 1)  # 5 one-step samples")
@@ -292,6 +305,7 @@ def test_1d_x_and_y_get_reshapes_for_every_model():
         check_fit_data(many_to_one(), SEQ.reshape(1, 5, 1), SEQ.reshape(1, 5, 1))
 
 
+@pytest.mark.backend_independent
 def test_same_rank_targets_are_reshaped_to_the_sample_count_of_x():
     with pytest.raises(
         SequenceShapeError,
@@ -301,6 +315,7 @@ def test_same_rank_targets_are_reshaped_to_the_sample_count_of_x():
         check_fit_data(one_to_one(), SEQ.reshape(5, 1, 1), SEQ.reshape(1, 5))
 
 
+@pytest.mark.backend_independent
 def test_timestep_mismatch_suggests_a_model_input():
     with pytest.raises(
         SequenceShapeError,
@@ -310,6 +325,7 @@ def test_timestep_mismatch_suggests_a_model_input():
         check_fit_data(many_to_many(), np.zeros((2, 3, 1)), None)
 
 
+@pytest.mark.backend_independent
 def test_sample_counts_must_agree():
     with pytest.raises(
         SequenceShapeError,
@@ -329,6 +345,7 @@ def two_input_model():
     return keras.Model([steps, extra], layers.Dense(1)(merged), name="two_inputs")
 
 
+@pytest.mark.backend_independent
 def test_several_inputs_are_checked_one_by_one():
     model = two_input_model()
     x = [SEQ.reshape(1, 5, 1), np.zeros((1, 3))]
@@ -345,6 +362,7 @@ def test_several_inputs_are_checked_one_by_one():
         check_fit_data(model, {"steps": SEQ.reshape(1, 5, 1)})
 
 
+@pytest.mark.backend_independent
 def test_an_unbuilt_model_is_a_plain_value_error():
     with pytest.raises(
         ValueError, match=r"^Model 'sequential' has no known input shape yet"
@@ -372,6 +390,7 @@ EXPECTED_MANY_TO_MANY_FINDING = (
         (lambda: TimeDistributedDense(1), "time_distributed_dense", "TimeDistributedDense"),
     ],
 )
+@pytest.mark.backend_independent
 def test_lstm_without_return_sequences_feeding_a_per_step_layer(make_head, head, cls):
     model = many_to_many_without_return_sequences(make_head())
     expected = EXPECTED_MANY_TO_MANY_FINDING.format(head=head, cls=cls)
@@ -399,6 +418,7 @@ def test_the_same_mistake_fails_in_keras_with_a_message_that_does_not_say_what_t
     assert not isinstance(info.value, SequenceShapeError)
 
 
+@pytest.mark.backend_independent
 def test_recurrent_layers_feeding_sequence_layers_even_through_dropout_and_dense():
     cases = [
         (lambda: layers.LSTM(5), layers.GRU, "LSTM(5, return_sequences=True)  # layer 'lstm'"),
@@ -427,6 +447,7 @@ def test_recurrent_layers_feeding_sequence_layers_even_through_dropout_and_dense
             check_model(model, (None, 5, 2))
 
 
+@pytest.mark.backend_independent
 def test_conv_lstm_needs_its_kernel_size_in_the_fix():
     model = keras.Sequential([layers.ConvLSTM2D(4, 3), layers.ConvLSTM2D(2, (3, 3))])
     with pytest.raises(
@@ -439,6 +460,7 @@ def test_conv_lstm_needs_its_kernel_size_in_the_fix():
         check_model(model, (None, 5, 16, 16, 3))
 
 
+@pytest.mark.backend_independent
 def test_a_recurrent_layer_fed_no_time_axis():
     with pytest.raises(ValueError, match="expected ndim=3, found ndim=2") as raw:
         keras.Sequential([keras.Input((5,)), layers.LSTM(5)])
@@ -456,6 +478,7 @@ def test_a_recurrent_layer_fed_no_time_axis():
         check_model(keras.Sequential([layers.LSTM(5)]), (None, 5))
 
 
+@pytest.mark.backend_independent
 def test_a_per_step_layer_fed_a_2d_tensor_gets_a_reshape_before_it():
     model = keras.Sequential([layers.Dense(8), TimeDistributedDense(1)])
     with pytest.raises(
@@ -469,6 +492,7 @@ def test_a_per_step_layer_fed_a_2d_tensor_gets_a_reshape_before_it():
         check_model(model, (None, 3))
 
 
+@pytest.mark.backend_independent
 def test_other_rank_mistakes_come_from_the_input_spec():
     with pytest.raises(
         SequenceShapeError,
@@ -482,6 +506,7 @@ def test_other_rank_mistakes_come_from_the_input_spec():
         check_model(keras.Sequential([layers.LSTM(8)]), (None, 5, 4, 3))
 
 
+@pytest.mark.backend_independent
 def test_the_articles_models_are_clean():
     for build in (one_to_one, many_to_one, many_to_many):
         report = check_model(build())
@@ -491,6 +516,7 @@ def test_the_articles_models_are_clean():
         )
 
 
+@pytest.mark.backend_independent
 def test_functional_models_and_nested_models():
     inputs = keras.Input((5, 2))
     hidden = layers.LSTM(4, return_sequences=True)(inputs)
@@ -537,6 +563,7 @@ def test_unknown_output_shapes_stop_the_lint_with_an_info_finding():
     assert str(report).startswith("Model 'sequential_1': 1 layer checked, 1 info.")
 
 
+@pytest.mark.backend_independent
 def test_layers_without_a_config_are_linted_from_the_live_objects():
     class Opaque(layers.Layer):
         """Takes an argument Keras cannot serialize, so its `get_config` fails."""
@@ -560,6 +587,7 @@ def test_layers_without_a_config_are_linted_from_the_live_objects():
         check_model(model, (None, 5, 1))
 
 
+@pytest.mark.backend_independent
 def test_subclassed_models_get_an_info_finding():
     class Subclassed(keras.Model):
         def __init__(self):
@@ -575,6 +603,7 @@ def test_subclassed_models_get_an_info_finding():
     assert report.findings[0].message.startswith("Model 'subclassed' is a subclassed model")
 
 
+@pytest.mark.backend_independent
 def test_unbuilt_sequential_without_input_shape_asks_for_one():
     with pytest.raises(
         ValueError,
@@ -587,6 +616,7 @@ def test_unbuilt_sequential_without_input_shape_asks_for_one():
     assert type(info.value) is ValueError
 
 
+@pytest.mark.backend_independent
 def test_invalid_input_shape_and_model():
     for bad in [(5, "a"), 5, (), (None, -1), (None, 5, True)]:
         with pytest.raises(ValueError, match="Received an invalid value for `input_shape`"):
@@ -595,6 +625,7 @@ def test_invalid_input_shape_and_model():
         check_model(layers.LSTM(5))
 
 
+@pytest.mark.backend_independent
 def test_built_sequential_uses_its_input_shape_or_the_given_one():
     model = keras.Sequential([layers.LSTM(5, return_sequences=True), layers.GRU(2)])
     model.build((None, 5, 1))
@@ -603,6 +634,7 @@ def test_built_sequential_uses_its_input_shape_or_the_given_one():
         check_model(model, (None, 5, 1, 1))
 
 
+@pytest.mark.backend_independent
 def test_report_and_finding_formats():
     finding = Finding("lstm", "Layer 'lstm' is wrong.\n  Received: a\n  Expected: b", "fix()")
     assert str(finding) == "Layer 'lstm' is wrong.\n  Received: a\n  Expected: b\n  Fix: fix()"
@@ -691,6 +723,7 @@ def test_explains_from_the_message_when_no_model_is_in_sight():
             layers.LSTM(5)(SEQ.reshape(5, 1))
 
 
+@pytest.mark.backend_independent
 def test_other_errors_pass_through_unchanged():
     original = ValueError("Could not interpret optimizer identifier: 'adamm'")
     with pytest.raises(ValueError) as info:
@@ -730,6 +763,7 @@ def drop_return_sequences(config):
             layer["config"]["return_sequences"] = False
 
 
+@pytest.mark.backend_independent
 def test_cli_reports_a_clean_saved_model(tmp_path, capsys):
     path = tmp_path / "many_to_many.keras"
     many_to_many().save(path)
@@ -762,6 +796,7 @@ def test_cli_lints_a_saved_config_keras_cannot_build(tmp_path, capsys, functiona
     )
 
 
+@pytest.mark.backend_independent
 def test_cli_unreadable_files_exit_2_with_one_line(tmp_path, capsys):
     good = tmp_path / "good.keras"
     many_to_many().save(good)
@@ -791,6 +826,7 @@ def test_cli_unreadable_files_exit_2_with_one_line(tmp_path, capsys):
         assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.backend_independent
 def test_cli_unbuilt_model_and_usage(tmp_path, capsys):
     path = tmp_path / "unbuilt.keras"
     with warnings.catch_warnings():
