@@ -5,10 +5,17 @@ Keras' layers are right by definition, so a FAIL here is a false failure of
 arguments and inputs are in `tests/_check_layer_cases.py`. Each class that
 `keras_tdplus.TimeDistributed` folds (in place or into the batch) is checked
 again inside it.
+
+Per push every class runs the cheap checks on every backend; the expensive ones run on a
+sample (see `_checks_for`). `TDPLUS_FULL_SWEEP=1` runs every check on every class: `tox -e
+sweep-jax` (and `-tensorflow`, `-torch`), before closing a change to `check_layer`, the fold
+rule or the wrapper, and in the scheduled workflow.
 """
 
+import collections
 import copy
 import importlib.util
+import os
 
 import keras
 import numpy as np
@@ -31,12 +38,60 @@ def _params(names):
     return [pytest.param(name, id=name, marks=_marks(name)) for name in sorted(names)]
 
 
+# A training step, a compiled predict, two mixed-precision calls and a `.keras` round trip:
+# most of a class's time here (torch.compile alone takes 2-30 s a model on a 2-core CPU).
+EXPENSIVE_CHECKS = (
+    "training_step",
+    "jit_compile",
+    "mixed_float16",
+    "bfloat16",
+    "keras_file_round_trip",
+)
+FULL_SWEEP = os.environ.get("TDPLUS_FULL_SWEEP") == "1"
+# Every sixth class of each family gets the expensive checks per push, from a different first
+# class on each backend, so that the three backends share out half of the classes.
+_STRIDE = 6
+_FIRST = {"tensorflow": 0, "jax": 1, "torch": 2}
+# torch.compile per push only on these small classes of five families; the rest in the full
+# sweep (the sample would compile about 27 models: 8 minutes on torch).
+_TORCH_COMPILE_PER_PUSH = {"Dense", "LayerNormalization", "ReLU", "MaxPooling1D", "Embedding"}
+
+
+def _family(cls):
+    """The Keras family a class comes from: `keras.src.layers.<family>.<module>`."""
+    parts = cls.__module__.split(".")
+    return parts[3] if len(parts) > 4 else parts[-1]
+
+
+def _sample(names):
+    families = collections.defaultdict(list)
+    for name in sorted(names):
+        families[_family(_EXPORTED[name])].append(name)
+    first = _FIRST.get(keras.config.backend(), 0)
+    return {
+        name for members in families.values() for name in members[first % len(members) :: _STRIDE]
+    }
+
+
+def _checks_for(name, checks, known, sampled):
+    """All of `checks` in the full sweep, for a sampled class, or where one must fail here;
+    elsewhere the cheap ones."""
+    if FULL_SWEEP or known:
+        return checks
+    if name not in sampled:
+        return tuple(check for check in checks if check not in EXPENSIVE_CHECKS)
+    if keras.config.backend() == "torch" and name not in _TORCH_COMPILE_PER_PUSH:
+        return tuple(check for check in checks if check != "jit_compile")
+    return checks
+
+
 def _known_here(known_failures):
     """The known failures (check -> why) on this backend."""
     backend = keras.config.backend()
     return {check: why for check, (backends, why) in known_failures.items() if backend in backends}
 
 
+@pytest.mark.backend_independent
 def test_every_keras_layer_has_a_row():
     missing = sorted(set(_EXPORTED) - set(CHECK_CASES) - set(CANNOT_RUN))
     assert missing == [], f"keras.layers classes with no check_layer row: {missing}"
@@ -50,7 +105,8 @@ def test_keras_layer_passes_check_layer(name):
     case = copy.deepcopy(CHECK_CASES[name])
     known = _known_here(case.pop("known_failures"))
     del case["wrapped_known_failures"]
-    report = check_layer(_EXPORTED[name], case.pop("init_kwargs"), **case)
+    checks = _checks_for(name, CHECKS, known, _SAMPLE)
+    report = check_layer(_EXPORTED[name], case.pop("init_kwargs"), checks=checks, **case)
     failed = {result.name for result in report.failures}
     assert failed == set(known), str(report)
 
@@ -71,11 +127,12 @@ def _folded():
 
 
 _FOLDED = _folded()
+_SAMPLE = _sample(CHECK_CASES)
+_FOLDED_SAMPLE = _sample(_FOLDED)
 
 
-# torch.compile (inductor) takes 2-30 s per model on a 2-core CPU: the plain
-# sweep compiles every class on torch, the wrapped sweep leaves that out there
-# (about 20 minutes of CI) and compiles them on jax and tensorflow.
+# torch.compile (inductor) takes 2-30 s per model on a 2-core CPU: the wrapped sweep leaves
+# it out on torch even in the full sweep (about 20 minutes) and compiles on jax and tensorflow.
 _WRAPPED_CHECKS = {
     "torch": tuple(check for check in CHECKS if check != "jit_compile"),
 }
@@ -95,11 +152,22 @@ def test_keras_layer_inside_time_distributed_passes_check_layer(name):
         tdp.TimeDistributed,
         {"layer": _EXPORTED[name](**case["init_kwargs"])},
         **inputs,
-        checks=_WRAPPED_CHECKS.get(keras.config.backend(), CHECKS),
+        checks=_checks_for(
+            name, _WRAPPED_CHECKS.get(keras.config.backend(), CHECKS), known, _FOLDED_SAMPLE
+        ),
         expected_num_losses=case.get("expected_num_losses"),
     )
     failed = {result.name for result in report.failures}
     assert failed == set(known), str(report)
+
+
+@pytest.mark.backend_independent
+def test_the_expensive_checks_run_per_push_on_every_family():
+    assert set(EXPENSIVE_CHECKS) <= set(CHECKS)
+    for names, sample in ((CHECK_CASES, _SAMPLE), (_FOLDED, _FOLDED_SAMPLE)):
+        families = {_family(_EXPORTED[name]) for name in names}
+        assert {_family(_EXPORTED[name]) for name in sample} == families
+        assert len(sample) < len(names) / 3, sorted(sample)
 
 
 def test_the_time_distributed_sweep_covers_the_folded_classes():
@@ -169,6 +237,7 @@ def test_stft_spectrogram_refuses_bfloat16_input():
         layer(np.ones((2, 100, 1), "float32"))
 
 
+@pytest.mark.backend_independent
 def test_every_known_failure_has_a_plain_keras_test():
     shown = {"CategoryEncoding", "Equalization", "RandomCrop", "RandomElasticTransform"}
     shown |= {"CutMix", "MixUp", "STFTSpectrogram"}
