@@ -1,12 +1,21 @@
-"""The FLOPs reference, measured again: torch's `FlopCounterMode` on the torch backend.
+"""The FLOPs reference, checked against what it was measured from and measured again.
 
-Every figure of `tests/golden/flops_reference.json` is measured here around a
-forward pass (see `tests/_flops_cases.py`) and must equal the file, and
-`count_flops` must equal it too; `tests/test_flops.py` checks the calculator
-against the same file in the jax env, from models and from `.keras` files.
+`tests/golden/flops_reference.json` holds torch's `FlopCounterMode` figures for
+every model of `tests/_flops_cases.py`; measuring all of them (the
+keras.applications models among them) takes minutes. So each run:
+- recomputes the hash of the reference's inputs (the generator, the cases'
+  modules, the list of cases, the torch and keras versions) and fails, saying
+  how to regenerate, when it differs from `flops_reference_inputs.json`;
+- measures a fixed sample of models, one or two of each family, again, and
+  `count_flops` must equal the file for them too.
+`TDPLUS_FULL_SWEEP=1` (`tox -e sweep-torch`) measures every model.
+`tests/test_flops.py` checks the calculator against every figure of the file
+in the jax env, from models and from `.keras` files.
 """
 
+import importlib.util
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -19,16 +28,66 @@ from keras_tdplus import count_flops
 
 pytestmark = pytest.mark.backend("torch")
 
-_REFERENCE = json.loads(
-    (Path(__file__).resolve().parent / "golden" / "flops_reference.json").read_text()
+GOLDEN = Path(__file__).resolve().parent / "golden"
+_REFERENCE = json.loads((GOLDEN / "flops_reference.json").read_text())
+REGENERATE = "KERAS_BACKEND=torch python tests/golden/make_flops_reference.py"
+
+# Measured every run: each family, the reference's adjustments (an unrolled recurrent
+# loop, a masked LSTM, the CPU attention kernel) and our own layers.
+SAMPLE = (
+    "applications/MobileNetV3Small",
+    "attention/MultiHeadAttention-cross",
+    "attention/transformer-block",
+    "echo/many_to_many_tdplus",
+    "functional/ops.matmul",
+    "functional/shared-layer",
+    "layers/Conv2D-0",
+    "layers/Dense-0",
+    "layers/EinsumDense-0",
+    "ours/TimeDistributed-skip_masked_steps",
+    "ours/frame-encoder",
+    "recurrent/LSTM-masked",
+    "recurrent/GRU-reset_before",
+    "stock_time_distributed/nested-model",
 )
+FULL_SWEEP = os.environ.get("TDPLUS_FULL_SWEEP") == "1"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "_make_flops_reference", GOLDEN / "make_flops_reference.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_reference_was_measured_from_these_inputs():
+    generator = _generator()
+    stored = json.loads(generator.INPUTS.read_text())
+    now = generator.inputs_fingerprint()
+    assert sorted(_REFERENCE) == generator.case_keys(), (
+        f"the reference's models are not the cases' models: regenerate with `{REGENERATE}`"
+    )
+    changed = [key for key in now if now[key] != stored.get(key)]
+    assert not changed, (
+        f"the FLOPs reference was measured from other inputs ({', '.join(changed)} changed: "
+        f"{ {key: stored.get(key) for key in changed} } -> { {key: now[key] for key in changed} }"
+        f"); regenerate it with `{REGENERATE}` and commit both files"
+    )
 
 
 def _params():
     for family, cases in FLOPS_CASES.items():
-        marks = [pytest.mark.slow] if family == "applications" else []
         for case in cases:
-            yield pytest.param(family, case, id=f"{family}/{case}", marks=marks)
+            key = f"{family}/{case}"
+            if FULL_SWEEP or key in SAMPLE:
+                yield pytest.param(family, case, id=key)
+
+
+def test_the_sample_names_cases_of_every_family():
+    assert set(SAMPLE) <= set(_REFERENCE)
+    assert {key.split("/")[0] for key in SAMPLE} == set(FLOPS_CASES)
 
 
 @pytest.mark.parametrize(("family", "case"), list(_params()))
