@@ -88,6 +88,7 @@ model = keras.Sequential(
         tdp.TimeDistributedDense(256),
     ]
 )
+print("float32:")
 print(tdp.estimate_memory(model, batch_size=64, optimizer="adam"))
 mixed = keras.Sequential(
     [
@@ -96,5 +97,6 @@ mixed = keras.Sequential(
         tdp.TimeDistributedDense(256, dtype="mixed_float16"),
     ]
 )
+print("mixed_float16 (float16 activations, float32 weights):")
 print(tdp.estimate_memory(mixed, batch_size=64, optimizer="adam"))
 # --8<-- [end:memory]
