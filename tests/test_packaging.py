@@ -23,7 +23,11 @@ def test_version_is_defined_once_and_the_installed_metadata_agrees():
 
 def _tox_env_list():
     tox = (ROOT / "tox.ini").read_text(encoding="utf-8")
-    line = re.search(r"^env_list = (.*)$", tox, re.MULTILINE).group(1)
+    return _expand(re.search(r"^env_list = (.*)$", tox, re.MULTILINE).group(1))
+
+
+def _expand(line):
+    """tox's `a, py3-{x,y}` as `["a", "py3-x", "py3-y"]`."""
     envs = []
     for item in (part.strip() for part in re.split(r",(?![^{]*\})", line)):
         match = re.fullmatch(r"(.*)\{(.*)\}(.*)", item)
@@ -34,7 +38,24 @@ def _tox_env_list():
     return envs
 
 
+def _matrix(workflow):
+    text = (ROOT / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
+    return re.findall(r"^          - ([\w-]+)$", text, re.M)
+
+
 def test_ci_workflow_runs_every_tox_env():
-    workflow = ROOT / ".github" / "workflows" / "ci.yml"
-    matrix = re.findall(r"^          - ([\w-]+)$", workflow.read_text(encoding="utf-8"), re.M)
-    assert matrix == _tox_env_list()
+    assert _matrix("ci.yml") == _tox_env_list()
+
+
+def test_the_scheduled_workflow_runs_every_sweep_env():
+    tox = (ROOT / "tox.ini").read_text(encoding="utf-8")
+    (sweeps,) = re.findall(r"^\[testenv:(sweep-\{[^}]*\})\]$", tox, re.M)
+    assert (
+        _matrix("sweep.yml")
+        == _expand(sweeps)
+        == [
+            "sweep-tensorflow",
+            "sweep-jax",
+            "sweep-torch",
+        ]
+    )
