@@ -10,7 +10,7 @@ keras.applications models among them) takes minutes. So each run:
   `count_flops` must equal the file for them too.
 `TDPLUS_FULL_SWEEP=1` (`tox -e sweep-torch`) measures every model.
 `tests/test_flops.py` checks the calculator against every figure of the file
-in the jax env, from models and from `.keras` files.
+once (a backend-independent test), from models and from `.keras` files.
 """
 
 import importlib.util

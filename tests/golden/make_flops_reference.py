@@ -9,7 +9,7 @@ list of cases and the torch and keras versions (`inputs_fingerprint`).
 `tests/test_flops_reference.py` recomputes that hash in the torch env and fails
 when an input changed since the file was written, and measures a fixed sample of
 the models again each run; `tests/test_flops.py` checks `count_flops` against
-every figure in the jax env.
+every figure, once (it reads configs: a backend-independent test).
 """
 
 import hashlib
