@@ -109,6 +109,24 @@ MASK_TESTS = (
 
 
 @mutant(
+    "TimeDistributed returns zero steps with a batch of 1 (what a reshape to -1 steps gives)",
+    ("tests/test_time_distributed.py", "zero_steps"),
+)
+def td_zero_steps_batch_of_one():
+    from keras import ops
+
+    from keras_tdplus import TimeDistributed
+
+    original = TimeDistributed._no_steps
+
+    def no_steps(self, inputs):
+        outputs = original(self, inputs)
+        return ops.zeros((1, *ops.shape(outputs)[1:]), dtype=outputs.dtype)
+
+    TimeDistributed._no_steps = no_steps
+
+
+@mutant(
     "TimeDistributed calls the inner layer once per step in a Python loop",
     ("tests/test_fold_structure.py", None),
 )

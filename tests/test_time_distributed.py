@@ -212,3 +212,40 @@ def test_non_layer_is_refused(bad):
     # A ValueError, as keras.layers.TimeDistributed raises.
     with pytest.raises(ValueError, match=r"Received an invalid value for `layer`, expected a"):
         TimeDistributed(bad)
+
+
+_NO_STEPS = {
+    "Dense": (lambda: layers.Dense(3), (6,)),
+    "nested_mlp": (
+        lambda: keras.Sequential([layers.Dense(5, activation="relu"), layers.Dense(3)]),
+        (6,),
+    ),
+    "Conv1D_same": (lambda: layers.Conv1D(4, 3, padding="same"), (7, 4)),
+    "Conv2D": (lambda: layers.Conv2D(4, 3), (8, 8, 2)),
+    "LSTM": (lambda: layers.LSTM(3), (5, 2)),
+    "stateful_LSTM_per_step": (lambda: layers.LSTM(3, stateful=True), (5, 2)),
+    "Embedding_mask_zero": (lambda: layers.Embedding(10, 4, mask_zero=True), (5,)),
+}
+
+
+@pytest.mark.parametrize("skip_masked_steps", [False, True], ids=["all_steps", "skip_masked"])
+@pytest.mark.parametrize("name", sorted(_NO_STEPS))
+def test_zero_steps_in_give_zero_steps_out_like_a_loop(name, skip_masked_steps):
+    """A loop over no steps returns `(batch, 0, *one step's output shape)`, eagerly and in predict."""
+    make, step_shape = _NO_STEPS[name]
+    dtype = "int32" if name.startswith("Embedding") else "float32"
+    batch = 3
+    x = np.zeros((batch, 0, *step_shape), dtype)
+    inner = make()
+    one_step = inner.compute_output_shape((batch, *step_shape))
+    expected = (batch, 0, *one_step[1:])
+    wrapper = TimeDistributed(make(), skip_masked_steps=skip_masked_steps)
+    assert tuple(_numpy(wrapper(x)).shape) == expected
+    inputs = keras.Input((None, *step_shape), batch_size=batch, dtype=dtype)
+    model = keras.Model(
+        inputs, TimeDistributed(make(), skip_masked_steps=skip_masked_steps)(inputs)
+    )
+    assert model.predict(x, verbose=0).shape == expected
+    # The model still computes steps after a call with none.
+    steps = np.ones((batch, 2, *step_shape), dtype)
+    assert model.predict(steps, verbose=0).shape == (batch, 2, *one_step[1:])

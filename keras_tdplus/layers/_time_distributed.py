@@ -32,15 +32,17 @@ def _unfold(y, like):
     The sizes come from `ops.shape(like)`: sizes, scalar tensors in a
     TensorFlow graph, symbolic sizes while an exporter traces, or `None`s for
     a symbolic tensor, which a symbolic reshape accepts. The batch becomes -1
-    whenever the time axis is known, so an exported graph keeps no batch size
-    of its own (a LiteRT interpreter resized to another batch). With the time
-    axis `None` too, a -1 would leave the size of neither.
+    whenever the time axis is a known number of steps other than 0, so an
+    exported graph keeps no batch size of its own (a LiteRT interpreter resized
+    to another batch). With the time axis `None` too, a -1 would leave the size
+    of neither; with zero steps, or a number known only when the graph runs
+    (which may be 0), a -1 is any size, so the batch is given.
     """
     batch, time = ops.shape(like)[:2]
-    if time is None:
-        return ops.reshape(y, (batch, time, *ops.shape(y)[1:]))
-    if keras.backend.backend() == "jax" and not isinstance(time, int):
+    if keras.backend.backend() == "jax" and time is not None and not isinstance(time, int):
         return ops.take(y, _row_of_each_step(like), axis=0)
+    if time is None or not isinstance(time, int) or time == 0:
+        return ops.reshape(y, (batch, time, *ops.shape(y)[1:]))
     return ops.reshape(y, (-1, time, *ops.shape(y)[1:]))
 
 
@@ -390,6 +392,8 @@ class TimeDistributed(layers.Wrapper):
         decision = self.decision
         first = tree.flatten(inputs)[0]
         batch_and_time = ops.shape(first)[:2]
+        if isinstance(batch_and_time[1], int) and batch_and_time[1] == 0:
+            return self._no_steps(inputs)
         if decision.mode == _fold_rule.PER_STEP:
             outputs = self._call_step_by_step(inputs, training, mask)
             self._add_activity_loss(outputs, batch_and_time[0], per_step=True)
@@ -424,6 +428,21 @@ class TimeDistributed(layers.Wrapper):
             outputs = zero_masked_steps(outputs, zero_after)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
+
+    def _no_steps(self, inputs):
+        """Zero steps in, zero steps out: `(batch, 0, ...)` zeros, the inner layer not called.
+
+        A loop over no steps calls nothing, and some layers cannot run on an
+        empty batch (TensorFlow's convolutions, its recurrent cells); the
+        shapes and dtypes are those of `compute_output_spec`.
+        """
+        specs = self.compute_output_spec(
+            tree.map_structure(lambda x: keras.KerasTensor(tuple(x.shape), dtype=x.dtype), inputs)
+        )
+        batch = ops.shape(tree.flatten(inputs)[0])[0]
+        return tree.map_structure(
+            lambda spec: ops.zeros((batch, 0, *spec.shape[2:]), dtype=spec.dtype), specs
+        )
 
     def _valid_steps(self, inputs, mask, decision):
         """`(batch, time)` booleans of the steps to compute, or None to compute all.
