@@ -205,3 +205,74 @@ def test_a_frozen_inner_layer_stays_frozen_in_the_fast_wrapper():
     conv = converted.get_layer("conv")
     assert type(conv) is TimeDistributed and conv.trainable and not conv.layer.trainable
     assert converted.trainable_weights == []
+
+
+_FRAMES = (4, 8, 8, 2)
+
+
+def _two_inputs_one_conv(per_step):
+    """Two clips through one shared Conv2D, added: by two stock wrappers, or by a loop.
+
+    The loop is the definition: the one Conv2D called on each step of each clip.
+    """
+    conv = layers.Conv2D(3, 3)
+    clips = [keras.Input(_FRAMES), keras.Input(_FRAMES)]
+    if per_step:
+        steps = [
+            keras.ops.stack([conv(clip[:, t]) for t in range(_FRAMES[0])], axis=1) for clip in clips
+        ]
+    else:
+        steps = [layers.TimeDistributed(conv)(clip) for clip in clips]
+    return keras.Model(clips, layers.Add()(steps))
+
+
+def _one_sgd_step(model, x, y, jit_compile="auto"):
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit_compile)
+    model.train_on_batch(x, y)
+    return model.predict(x, verbose=0)
+
+
+def _shared_conv_data():
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(2, *_FRAMES)).astype("float32") for _ in range(2)]
+    return x, rng.normal(size=(2, 4, 6, 6, 3)).astype("float32")
+
+
+# The reference loop trains under XLA where there is one: TensorFlow's graph without XLA
+# trains a layer called eight times in one model wrongly (the Keras bug test below).
+_REFERENCE_JIT = keras.config.backend() != "torch"
+
+
+def test_a_converted_shared_inner_layer_trains_like_the_per_step_loop():
+    stock = _two_inputs_one_conv(per_step=False)
+    converted = convert_time_distributed(stock)
+    wrappers = [layer for layer in converted.layers if isinstance(layer, TimeDistributed)]
+    assert len(wrappers) == 2 and wrappers[0].layer is wrappers[1].layer
+    loop = _two_inputs_one_conv(per_step=True)
+    loop.set_weights(stock.get_weights())
+    x, y = _shared_conv_data()
+    np.testing.assert_allclose(
+        _one_sgd_step(converted, x, y),
+        _one_sgd_step(loop, x, y, jit_compile=_REFERENCE_JIT),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.backend("tensorflow")
+def test_keras_bug_tensorflow_without_xla_trains_a_layer_called_per_step_wrongly():
+    """One SGD step of a Conv2D called on each of 4 steps of two clips, on TensorFlow.
+
+    Under XLA it moves as on jax and torch; in TensorFlow's plain graph both the
+    loop itself and Keras' two wrappers of the layer land elsewhere. The converted
+    model calls the layer once per clip and trains right either way (above).
+    """
+    x, y = _shared_conv_data()
+    loop = _two_inputs_one_conv(per_step=True)
+    weights = loop.get_weights()
+    under_xla = _one_sgd_step(loop, x, y, jit_compile=True)
+    for per_step in (True, False):
+        model = _two_inputs_one_conv(per_step=per_step)
+        model.set_weights(weights)
+        gap = np.abs(_one_sgd_step(model, x, y, jit_compile=False) - under_xla).max()
+        assert gap > 1e-3, per_step
