@@ -127,6 +127,24 @@ def td_zero_steps_batch_of_one():
 
 
 @mutant(
+    "convert_time_distributed gives each wrapper of a shared inner layer a copy of its own",
+    ("tests/test_convert.py", "shared_inner_layer"),
+)
+def convert_unshares_inner_layers():
+    from keras_tdplus.layers import _convert
+
+    original = _convert._Cloner._clone
+
+    def clone(self, layer):
+        inner = getattr(layer, "layer", None)
+        if inner is not None:
+            self.clones.pop(id(inner), None)
+        return original(self, layer)
+
+    _convert._Cloner._clone = clone
+
+
+@mutant(
     "TimeDistributed calls the inner layer once per step in a Python loop",
     ("tests/test_fold_structure.py", None),
 )
