@@ -145,6 +145,16 @@ def convert_unshares_inner_layers():
 
 
 @mutant(
+    "the config reader takes the wrapper's mask op for a layer (not an op node)",
+    ("tests/test_op_nodes.py", "mask_op"),
+)
+def mask_op_not_an_op_node():
+    from keras_tdplus._config import op_node
+
+    op_node.OUR_OPS = ()
+
+
+@mutant(
     "TimeDistributed calls the inner layer once per step in a Python loop",
     ("tests/test_fold_structure.py", None),
 )

@@ -5,11 +5,14 @@ whose output shape Keras' own op computes, so the layers after them are
 counted and checked.
 """
 
+import subprocess
+import sys
+
 import keras
 import pytest
 from keras import layers
 
-from keras_tdplus import check_model, param_table
+from keras_tdplus import check_model, convert_time_distributed, count_flops, param_table
 from keras_tdplus.cli import main
 
 
@@ -86,3 +89,48 @@ def test_indexing_a_tensor_counts_and_checks_like_keras(key, tmp_path, capsys):
     model.save(path)
     assert param_table(path).output_shape == model.output_shape
     assert main(["check", str(path)]) == 0, capsys.readouterr()
+
+
+def _converted_character_tagger():
+    """A tagger whose words are read from their characters, converted: it holds our mask op.
+
+    `Embedding(mask_zero=True)` inside a wrapper computes a mask; where a later layer
+    takes it (the `Concatenate` with the word embeddings), the converted model records the
+    wrapper's `_MaskOf` op in its graph.
+    """
+    characters = keras.Input((None, 10), dtype="int32")
+    x = layers.TimeDistributed(layers.Embedding(40, 8, mask_zero=True))(characters)
+    x = layers.TimeDistributed(layers.LSTM(6))(x)
+    words = keras.Input((None,), dtype="int32")
+    x = layers.Concatenate()([layers.Embedding(100, 12, mask_zero=True)(words), x])
+    x = layers.Bidirectional(layers.LSTM(7, return_sequences=True))(x)
+    tags = layers.TimeDistributed(layers.Dense(5, activation="softmax"))(x)
+    return convert_time_distributed(keras.Model([words, characters], tags))
+
+
+def test_the_wrappers_mask_op_counts_and_checks_from_the_model_and_its_file(tmp_path):
+    model = _converted_character_tagger()
+    ops = [op for op in model.operations if type(op).__name__ == "_MaskOf"]
+    assert ops, "the converted model holds no mask op"
+    path = tmp_path / "tagger.keras"
+    model.save(path)
+    shapes = [(None, 6), (None, 6, 10)]
+    flops = count_flops(model, input_shape=shapes, batch_size=2)
+    for source in (model, path):
+        table = param_table(source, input_shape=shapes, flops=True)
+        assert table.total == model.count_params()
+        rows = {row.name: row for row in table.rows}
+        assert all((rows[op.name].total, rows[op.name].flops.total) == (0, 0) for op in ops)
+        assert count_flops(source, input_shape=shapes, batch_size=2) == flops
+    report = check_model(model)
+    assert report.ok and not report.findings, str(report)
+    assert report.layers_checked == len(model.operations) - 2  # all but the two inputs
+    # In a process of its own, as a user runs it: the command imports only what it needs.
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_tdplus", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-1000:]
+    assert "17 layers checked, no sequence-shape problems found" in done.stdout

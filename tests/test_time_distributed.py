@@ -231,7 +231,7 @@ _NO_STEPS = {
 @pytest.mark.parametrize("skip_masked_steps", [False, True], ids=["all_steps", "skip_masked"])
 @pytest.mark.parametrize("name", sorted(_NO_STEPS))
 def test_zero_steps_in_give_zero_steps_out_like_a_loop(name, skip_masked_steps):
-    """A loop over no steps returns `(batch, 0, *one step's output shape)`, eagerly and in predict."""
+    """A loop over no steps gives `(batch, 0, *one step's output shape)`, eagerly and in predict."""
     make, step_shape = _NO_STEPS[name]
     dtype = "int32" if name.startswith("Embedding") else "float32"
     batch = 3

@@ -1,10 +1,10 @@
 """Keras ops stored in a Functional config, read as parameter-free `OpNode` layers.
 
 Keras saves a `keras.ops` call of a Functional model (the `NotEqual` of
-`Embedding(mask_zero=True)`, an `ops.add`, `x[:, -1]`) as an operation with its
-call arguments in its node. `op_node_entry` rewrites such an entry as an `OpNode`
-layer entry, so the walk, the calculator and the lint follow its shapes like any
-layer's.
+`Embedding(mask_zero=True)`, an `ops.add`, `x[:, -1]`), and our wrapper's mask
+op, as an operation with its call arguments in its node. `op_node_entry`
+rewrites such an entry as an `OpNode` layer entry, so the walk, the calculator
+and the lint follow its shapes like any layer's.
 """
 
 import copy
@@ -15,11 +15,18 @@ from keras import layers
 __all__ = ["OpNode", "op_node_entry"]
 
 
+# Operations of ours that a Functional model records beside its layers: the output mask of
+# a `keras_tdplus.TimeDistributed` whose inner layer computes one (`Embedding(mask_zero=True)`),
+# which a converted model holds wherever a later layer takes that mask.
+OUR_OPS = ("keras_tdplus>_MaskOf",)
+
+
 def _is_op_entry(entry):
-    """True for a `keras.ops` call that Keras stored in a Functional config as a node."""
+    """True for an operation stored in a Functional config as a node: a `keras.ops` call or ours."""
     module = entry.get("module")
-    return isinstance(module, str) and (
-        module.startswith("keras.src.ops.") or module.startswith("keras.ops")
+    return entry.get("registered_name") in OUR_OPS or (
+        isinstance(module, str)
+        and (module.startswith("keras.src.ops.") or module.startswith("keras.ops"))
     )
 
 

@@ -11,6 +11,9 @@ import warnings
 import keras
 from keras import layers
 
+# Registers our layers and the wrapper's mask op with Keras, so that a file saved with them
+# rebuilds whichever command reads it (the command line imports no more than it needs).
+import keras_tdplus.layers  # noqa: F401
 from keras_tdplus._config.reader import screen
 from keras_tdplus._messages import short_repr
 
