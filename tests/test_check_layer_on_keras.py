@@ -52,8 +52,8 @@ FULL_SWEEP = os.environ.get("TDPLUS_FULL_SWEEP") == "1"
 # class on each backend, so that the three backends share out half of the classes.
 _STRIDE = 6
 _FIRST = {"tensorflow": 0, "jax": 1, "torch": 2}
-# torch.compile per push only on these small classes of five families; the rest in the full
-# sweep (the sample would compile about 27 models: 8 minutes on torch).
+# torch.compile per push on these small classes of five families, sampled or not; the rest
+# in the full sweep (the sample would compile about 27 models: 8 minutes on torch).
 _TORCH_COMPILE_PER_PUSH = {"Dense", "LayerNormalization", "ReLU", "MaxPooling1D", "Embedding"}
 
 
@@ -74,15 +74,21 @@ def _sample(names):
 
 
 def _checks_for(name, checks, known, sampled):
-    """All of `checks` in the full sweep, for a sampled class, or where one must fail here;
-    elsewhere the cheap ones."""
+    """Which of `checks` to run on class `name` here.
+
+    All of them in the full sweep or where one must fail on this backend; per push the
+    expensive ones for a sampled class only, and on torch the compiled check for the
+    few classes of `_TORCH_COMPILE_PER_PUSH` only.
+    """
     if FULL_SWEEP or known:
         return checks
-    if name not in sampled:
-        return tuple(check for check in checks if check not in EXPENSIVE_CHECKS)
-    if keras.config.backend() == "torch" and name not in _TORCH_COMPILE_PER_PUSH:
-        return tuple(check for check in checks if check != "jit_compile")
-    return checks
+    left_out = set() if name in sampled else set(EXPENSIVE_CHECKS)
+    if keras.config.backend() == "torch":
+        if name in _TORCH_COMPILE_PER_PUSH:
+            left_out.discard("jit_compile")
+        else:
+            left_out.add("jit_compile")
+    return tuple(check for check in checks if check not in left_out)
 
 
 def _known_here(known_failures):
@@ -168,6 +174,13 @@ def test_the_expensive_checks_run_per_push_on_every_family():
         families = {_family(_EXPORTED[name]) for name in names}
         assert {_family(_EXPORTED[name]) for name in sample} == families
         assert len(sample) < len(names) / 3, sorted(sample)
+    compiled = {
+        name for name in CHECK_CASES if "jit_compile" in _checks_for(name, CHECKS, {}, _SAMPLE)
+    }
+    if keras.config.backend() == "torch":
+        assert compiled == _TORCH_COMPILE_PER_PUSH
+    else:
+        assert compiled == _SAMPLE
 
 
 def test_the_time_distributed_sweep_covers_the_folded_classes():
