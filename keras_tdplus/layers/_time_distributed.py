@@ -35,13 +35,16 @@ def _unfold(y, like):
     whenever the time axis is a known number of steps other than 0, so an
     exported graph keeps no batch size of its own (a LiteRT interpreter resized
     to another batch). With the time axis `None` too, a -1 would leave the size
-    of neither; with zero steps, or a number known only when the graph runs
-    (which may be 0), a -1 is any size, so the batch is given.
+    of neither; with zero steps, or in a TensorFlow graph a number known only
+    when it runs (which may be 0), a -1 is any size, so the batch is given.
+    (torch's exporters trace a symbolic step count that is never 0.)
     """
     batch, time = ops.shape(like)[:2]
-    if keras.backend.backend() == "jax" and time is not None and not isinstance(time, int):
+    backend = keras.backend.backend()
+    known = isinstance(time, int)
+    if backend == "jax" and time is not None and not known:
         return ops.take(y, _row_of_each_step(like), axis=0)
-    if time is None or not isinstance(time, int) or time == 0:
+    if time is None or (known and time == 0) or (backend == "tensorflow" and not known):
         return ops.reshape(y, (batch, time, *ops.shape(y)[1:]))
     return ops.reshape(y, (-1, time, *ops.shape(y)[1:]))
 
