@@ -155,6 +155,27 @@ def mask_op_not_an_op_node():
 
 
 @mutant(
+    "a TensorFlow graph traced for any number of steps unfolds to -1 steps-first (zero steps "
+    "come back with a batch of 1)",
+    ("tests/test_time_distributed.py", "tensorflow_graph"),
+)
+def td_unfold_minus_one_in_a_tensorflow_graph():
+    from keras import ops
+
+    from keras_tdplus.layers import _time_distributed
+
+    original = _time_distributed._unfold
+
+    def unfold(y, like):
+        time = ops.shape(like)[1]
+        if time is None or isinstance(time, int):
+            return original(y, like)
+        return ops.reshape(y, (-1, time, *ops.shape(y)[1:]))
+
+    _time_distributed._unfold = unfold
+
+
+@mutant(
     "TimeDistributed calls the inner layer once per step in a Python loop",
     ("tests/test_fold_structure.py", None),
 )

@@ -249,3 +249,15 @@ def test_zero_steps_in_give_zero_steps_out_like_a_loop(name, skip_masked_steps):
     # The model still computes steps after a call with none.
     steps = np.ones((batch, 2, *step_shape), dtype)
     assert model.predict(steps, verbose=0).shape == (batch, 2, *one_step[1:])
+
+
+@pytest.mark.backend("tensorflow")
+def test_zero_steps_in_a_tensorflow_graph_traced_for_any_number_of_steps():
+    """A graph traced for `(None, None, 6)` learns the step count only when it runs."""
+    import tensorflow as tf
+
+    wrapper = TimeDistributed(keras.Sequential([layers.Dense(5), layers.Dense(3)]))
+    wrapper.build((None, None, 6))
+    graph = tf.function(wrapper, input_signature=[tf.TensorSpec((None, None, 6), tf.float32)])
+    assert tuple(graph(np.zeros((3, 0, 6), "float32")).shape) == (3, 0, 3)
+    assert tuple(graph(np.ones((3, 2, 6), "float32")).shape) == (3, 2, 3)
