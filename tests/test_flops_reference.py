@@ -65,10 +65,9 @@ def _generator():
 def test_the_reference_was_measured_from_these_inputs():
     generator = _generator()
     stored = json.loads(generator.INPUTS.read_text())
+    # The case list is in the hash; that each case has a figure and each figure a case,
+    # tests/test_flops.py checks (in this env too).
     now = generator.inputs_fingerprint()
-    assert sorted(_REFERENCE) == generator.case_keys(), (
-        f"the reference's models are not the cases' models: regenerate with `{REGENERATE}`"
-    )
     changed = [key for key in now if now[key] != stored.get(key)]
     assert not changed, (
         f"the FLOPs reference was measured from other inputs ({', '.join(changed)} changed: "
