@@ -418,6 +418,47 @@ def fold_rule_sees_top_level_stateful_only():
 
 
 @mutant(
+    "the fold calls a convolution once on every frame on XLA's CPU backend too (no groups)",
+    (FOLD_RULE, "groups_of_steps_on_xla_cpu"),
+)
+def strategy_never_groups():
+    from keras_tdplus.layers import _strategy
+
+    _strategy.group_frames = lambda layer: (None, None)
+
+
+@mutant(
+    "the groups of steps ignore the batch: one call of every frame whatever its size",
+    (FOLD_RULE, "steps_per_group"),
+)
+def strategy_groups_ignore_the_batch():
+    from keras_tdplus.layers import _strategy
+
+    original = _strategy.steps_per_group
+    _strategy.steps_per_group = lambda batch, steps, frames: original(1, steps, frames)
+
+
+@mutant(
+    "the groups of steps are joined in reverse time order",
+    (FOLD_SEMANTICS, "groups_of_steps"),
+)
+def strategy_groups_joined_in_reverse():
+    from keras import ops
+
+    from keras_tdplus.layers import _time_distributed
+
+    class ReversedJoin:
+        def __getattr__(self, name):
+            return getattr(ops, name)
+
+        @staticmethod
+        def concatenate(xs, axis=0):
+            return ops.concatenate(list(reversed(xs)), axis=axis)
+
+    _time_distributed.ops = ReversedJoin()
+
+
+@mutant(
     "Dropout folds whatever its noise_shape",
     (FOLD_RULE, "dropout"),
     (FOLD_SEMANTICS, "dropout"),

@@ -278,3 +278,92 @@ def test_the_decision_is_made_at_build_not_per_call(monkeypatch):
 def test_an_input_layer_is_refused_with_a_reason():
     with pytest.raises(ValueError, match=r"InputLayer .* computes nothing to apply per step"):
         TimeDistributed(layers.InputLayer(shape=(3,)))
+
+
+# The strategy of a folded call: one call, or groups of whole steps.
+
+
+def _on_xla_cpu():
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
+def _conv_encoder():
+    return keras.Sequential([layers.Conv2D(4, 3, activation="relu"), layers.GlobalMaxPooling2D()])
+
+
+def _functional_with_nested_conv():
+    inputs = keras.Input((6, 5))
+    hidden = layers.Dense(3)(inputs)
+    return keras.Model(inputs, layers.GlobalAveragePooling1D()(layers.Conv1D(2, 3)(hidden)))
+
+
+@pytest.mark.parametrize(
+    ("factory", "shape"),
+    [
+        (_conv_encoder, (2, 5, 8, 8, 3)),
+        (lambda: layers.Conv1D(4, 3), (2, 5, 8, 3)),
+        (lambda: layers.DepthwiseConv2D(3), (2, 5, 8, 8, 3)),
+        (lambda: layers.SeparableConv1D(4, 3), (2, 5, 8, 3)),
+        (lambda: layers.Conv2DTranspose(4, 3), (2, 5, 6, 6, 3)),
+        (lambda: layers.Conv3D(2, 3), (2, 5, 4, 4, 4, 3)),
+        (_functional_with_nested_conv, (2, 5, 6, 5)),
+    ],
+    ids=["sequential", "conv1d", "depthwise", "separable", "transpose", "conv3d", "nested"],
+)
+@pytest.mark.parametrize("fold", ["auto", "always"])
+def test_a_convolution_runs_in_groups_of_steps_on_xla_cpu_only(factory, shape, fold):
+    from keras_tdplus.layers import _strategy
+
+    decision = _decide(factory(), shape, fold)
+    assert decision.mode == rule.FOLD
+    if _on_xla_cpu():
+        assert decision.group_frames == _strategy.GROUP_FRAMES
+        assert "groups of whole steps" in decision.reason
+    else:
+        assert decision.group_frames is None
+        assert "groups" not in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("factory", "shape"),
+    [
+        (lambda: keras.Sequential([layers.Dense(4, "relu"), layers.Dense(2)]), (2, 5, 3)),
+        (lambda: layers.LSTM(3), (2, 5, 4, 3)),
+        (lambda: keras.Sequential([layers.MaxPooling2D(2), layers.Flatten()]), (2, 5, 4, 4, 3)),
+    ],
+    ids=["mlp", "lstm", "pool_flatten"],
+)
+def test_a_fold_without_a_convolution_is_one_call(factory, shape):
+    decision = _decide(factory(), shape)
+    assert decision.mode == rule.FOLD
+    assert decision.group_frames is None
+
+
+def test_fold_never_runs_a_convolution_per_step_on_every_backend():
+    decision = _decide(_conv_encoder(), (2, 5, 8, 8, 3), fold="never")
+    assert decision == rule.Decision(rule.PER_STEP, "fold='never'")
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    ("batch", "steps", "expected"),
+    [
+        (2, 16, 8),  # 8 steps of 2 frames
+        (3, 7, 5),  # groups of 5 and 2 steps
+        (16, 16, 1),  # Keras' loop: one step per call
+        (64, 4, 1),  # a step larger than a group is a group alone
+        (1, 10, 10),  # every step in one call
+        (1, 5000, 79),  # past MAX_GROUPS calls the groups grow: 64 calls
+        (64, 1000, 16),
+    ],
+)
+def test_steps_per_group(batch, steps, expected):
+    from keras_tdplus.layers import _strategy
+
+    per_group = _strategy.steps_per_group(batch, steps, 16)
+    assert per_group == expected
+    assert -(-steps // per_group) <= max(_strategy.MAX_GROUPS, 1)

@@ -296,6 +296,74 @@ def test_several_outputs_equal_the_loop_and_carry_the_time_mask(name, masked, st
             np.testing.assert_array_equal(m.reshape(B, T, -1).any(axis=-1), valid)
 
 
+# Groups of steps: the strategy a fold takes for convolutions on XLA's CPU
+# backend (`_strategy`), forced here on every backend, so the groups' own code
+# runs everywhere. 9 frames a group at B=3 is groups of 3 and 1 steps.
+
+GROUPED = {
+    "conv2d": (
+        lambda: keras.Sequential(
+            [layers.Conv2D(3, 3, activation="relu"), layers.GlobalAveragePooling2D()]
+        ),
+        (5, 5, 2),
+    ),
+    "conv1d_same": (lambda: layers.Conv1D(3, 2, padding="same"), (4, 2)),
+    "lstm": (lambda: layers.LSTM(3), (4, 2)),
+}
+
+
+@pytest.fixture
+def groups_of_three_steps(monkeypatch):
+    from keras_tdplus.layers import _strategy
+
+    monkeypatch.setattr(_strategy, "group_frames", lambda layer: (3 * B, "forced in a test"))
+
+
+# A static time axis only: with an unknown one, a fold is one call.
+_STATIC_MODES = [
+    pytest.param(mode.values[1], id=mode.id.split("-")[1], marks=mode.marks)
+    for mode in TRAIN_STEP_MODES
+    if mode.values[0] is not None
+]
+
+
+@pytest.mark.parametrize("jit", _STATIC_MODES)
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [(name, False) for name in sorted(GROUPED)] + [("lstm", True)],
+    ids=[*sorted(GROUPED), "lstm-masked"],
+)
+def test_groups_of_steps_equal_the_loop(groups_of_three_steps, name, masked, jit):
+    factory, step_shape = GROUPED[name]
+    x = np.abs(_data(B, T, *step_shape, seed=7)) + 0.5
+    x[0, 3] = 0.0
+    x[2, 1] = 0.0
+
+    def model(wrapper):
+        inputs = keras.Input((T, *step_shape))
+        hidden = layers.Masking(0.0)(inputs) if masked else inputs
+        return keras.Model(inputs, layers.Dense(2)(wrapper(factory())(hidden)))
+
+    reference = model(Loop)
+    _randomize(reference, seed=8)
+    ours = model(TimeDistributed)
+    ours.set_weights(reference.get_weights())
+    assert ours.layers[-2].decision.group_frames == 3 * B
+    # Keras' loop gives a masked step's inner layer no mask: only valid steps compare.
+    valid = np.any(x != 0, axis=tuple(range(2, x.ndim))) if masked else np.ones((B, T), bool)
+    expected = reference.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x, verbose=0)[valid], expected[valid], **TOL)
+    if masked:
+        # The masked steps differ, so their loss and gradients do too.
+        return
+    y = _data(*expected.shape, seed=9)
+    expected_loss, expected_gradients = _train_step(reference, x, y, jit)
+    actual_loss, actual_gradients = _train_step(ours, x, y, jit)
+    np.testing.assert_allclose(actual_loss, expected_loss, **TOL)
+    for a, e in zip(actual_gradients, expected_gradients, strict=True):
+        np.testing.assert_allclose(a, e, **TOL)
+
+
 # Dropout with a noise shape.
 
 

@@ -5,6 +5,10 @@ instead of timing: how many times the inner layer's `call` runs per wrapper call
 (every backend), and how many equations the traced JAX program holds (jax). Stock
 `keras.layers.TimeDistributed` is counted the same way, to show the counters see a
 per-step loop when there is one.
+
+Where the wrapper's decision runs a convolution on groups of steps (XLA's CPU
+backend, `_strategy`), the count is the number of groups: never more than the
+steps and never more than `MAX_GROUPS`, so the program stops growing there.
 """
 
 import functools
@@ -16,6 +20,7 @@ import pytest
 from keras import layers
 
 from keras_tdplus import TimeDistributed, TimeDistributedDense
+from keras_tdplus.layers import _strategy
 
 STEPS = (1, 10, 1000)
 
@@ -56,9 +61,24 @@ def test_inner_layer_is_called_once_per_wrapper_call(kind, steps):
     wrapper.build(x.shape)
     calls = count_calls(inner)
     wrapper(x)
-    assert len(calls) == 1
+    expected = _calls_per_wrapper_call(wrapper, x.shape)
+    assert len(calls) == expected
     wrapper(x, training=True)
-    assert len(calls) == 2
+    assert len(calls) == 2 * expected
+    # Every frame once: the calls' leading axes add up to batch * steps.
+    frames = [int(np.prod(shape[: len(shape) - len(inner_shape)])) for shape in calls]
+    assert sum(frames) == 2 * x.shape[0] * steps
+
+
+def _calls_per_wrapper_call(wrapper, shape):
+    """1, or the number of groups of steps when the decision runs the fold in groups."""
+    frames = wrapper.decision.group_frames
+    if frames is None:
+        return 1
+    batch, steps = shape[:2]
+    count = -(-steps // _strategy.steps_per_group(batch, steps, frames))
+    assert count <= min(steps, _strategy.MAX_GROUPS)
+    return count
 
 
 @pytest.mark.parametrize("kind", sorted(INNER))
@@ -66,12 +86,14 @@ def test_inner_layer_is_called_once_in_a_model_with_a_dynamic_time_axis(kind):
     factory, inner_shape = INNER[kind]
     inner = factory()
     inputs = keras.Input((None, *inner_shape))
-    model = keras.Model(inputs, TimeDistributed(inner)(inputs))
+    wrapper = TimeDistributed(inner)
+    model = keras.Model(inputs, wrapper(inputs))
     calls = count_calls(inner)
     for steps in STEPS:
         before = len(calls)
-        model(_input(steps, inner_shape))
-        assert len(calls) - before == 1, steps
+        x = _input(steps, inner_shape)
+        model(x)
+        assert len(calls) - before == _calls_per_wrapper_call(wrapper, x.shape), steps
 
 
 @pytest.mark.parametrize("steps", STEPS)
@@ -141,9 +163,19 @@ FOLDED = {
 @pytest.mark.parametrize("name", sorted(FOLDED))
 def test_traced_program_has_the_same_size_at_10_and_1000_steps(name):
     factory, inner_shape = FOLDED[name]
-    sizes = {steps: _program_size(factory(), inner_shape, steps) for steps in (10, 1000)}
-    assert sizes[10] == sizes[1000]
-    assert sizes[10] > 0
+    layer = factory()
+    # Groups of steps, where the decision takes them, stop growing at
+    # MAX_GROUPS groups: 1024 and 2048 steps of 2 frames are 64 groups each.
+    grouped = isinstance(layer, TimeDistributed) and _decision(layer, inner_shape).group_frames
+    lengths = (1024, 2048) if grouped else (10, 1000)
+    sizes = [_program_size(factory(), inner_shape, steps) for steps in lengths]
+    assert sizes[0] == sizes[1]
+    assert sizes[0] > 0
+
+
+def _decision(wrapper, inner_shape):
+    wrapper.build((2, 4, *inner_shape))
+    return wrapper.decision
 
 
 @pytest.mark.backend("jax")

@@ -32,6 +32,8 @@ import tokenize
 import keras
 from keras import activations, layers, regularizers
 
+from keras_tdplus.layers import _strategy
+
 __all__ = [
     "CLASS_RULES",
     "FOLD",
@@ -65,11 +67,15 @@ class Decision:
         reason: Why, naming the layer that decided it.
         rescaled: Nested layers whose activity regularizer is multiplied by
             the number of steps during a folded call.
+        group_frames: For `FOLD`, None to call the inner layer once on every
+            frame, or the most frames per call when it runs on groups of whole
+            steps instead (`_strategy`: convolutions on XLA's CPU backend).
     """
 
     mode: str
     reason: str
     rescaled: tuple = ()
+    group_frames: int | None = None
 
 
 class ScaledRegularizer:
@@ -492,10 +498,19 @@ def classify(layer, fold="auto"):
         if sub is not layer:
             rescaled.append(sub)
     if fold == "always":
-        mode = IN_PLACE if top_mode == IN_PLACE and len(nested) == 1 else FOLD
-        return Decision(mode, "fold='always'", tuple(rescaled))
+        if top_mode == IN_PLACE and len(nested) == 1:
+            return Decision(IN_PLACE, "fold='always'")
+        return _folded(layer, "fold='always'", rescaled)
     if per_step is not None:
         return Decision(PER_STEP, per_step)
     if top_mode == IN_PLACE and len(nested) == 1:
         return Decision(IN_PLACE, top_reason)
-    return Decision(FOLD, top_reason, tuple(rescaled))
+    return _folded(layer, top_reason, rescaled)
+
+
+def _folded(layer, reason, rescaled):
+    """A `FOLD` decision, with the strategy `_strategy` takes for it on this backend and device."""
+    frames, why = _strategy.group_frames(layer)
+    if frames is None:
+        return Decision(FOLD, reason, tuple(rescaled))
+    return Decision(FOLD, f"{reason}; {why}", tuple(rescaled), frames)

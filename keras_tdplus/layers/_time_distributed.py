@@ -8,7 +8,7 @@ from keras import layers, ops, tree
 
 from keras_tdplus._messages import format_shape, message
 from keras_tdplus.errors import SequenceShapeError
-from keras_tdplus.layers import _fold_rule
+from keras_tdplus.layers import _fold_rule, _strategy
 from keras_tdplus.layers._masked_steps import (
     can_pack,
     check_skip_masked_steps,
@@ -410,27 +410,62 @@ class TimeDistributed(layers.Wrapper):
             valid = ops.reshape(valid, (-1,))
         if valid is None and decision.mode == _fold_rule.IN_PLACE and not tree.is_nested(inputs):
             outputs = self._call_inner(inputs, self._inner_kwargs(training, None))
-        else:
+        elif valid is not None:
             folded = tree.map_structure(_fold, inputs)
             inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
 
             def run(rows, rows_mask):
                 return self._call_inner(rows, self._inner_kwargs(training, rows_mask))
 
-            if valid is not None:
-                outputs = packed_call(
-                    run, folded, inner_mask, valid, self.layer.variables, training
-                )
-            elif decision.rescaled:
-                with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
-                    outputs = run(folded, inner_mask)
-            else:
-                outputs = run(folded, inner_mask)
+            outputs = packed_call(run, folded, inner_mask, valid, self.layer.variables, training)
             outputs = tree.map_structure(lambda y: _unfold(y, first), outputs)
+        elif decision.rescaled:
+            with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
+                outputs = self._call_folded(inputs, training, mask)
+        else:
+            outputs = self._call_in_groups(inputs, training, mask, decision.group_frames)
         if zero_after is not None:
             outputs = zero_masked_steps(outputs, zero_after)
         self._add_activity_loss(outputs, batch_and_time[0])
         return outputs
+
+    def _call_folded(self, inputs, training, mask):
+        """One call of the inner layer on every frame: `(batch * time, ...)` and back."""
+        first = tree.flatten(inputs)[0]
+        folded = tree.map_structure(_fold, inputs)
+        inner_mask = self._fold_masks(inputs, folded, mask) if self._inner_takes_mask else None
+        outputs = self._call_inner(folded, self._inner_kwargs(training, inner_mask))
+        return tree.map_structure(lambda y: _unfold(y, first), outputs)
+
+    def _call_in_groups(self, inputs, training, mask, group_frames):
+        """The fold on groups of whole steps of at most `group_frames` frames, joined in time.
+
+        The strategy `_strategy` takes where one call on every frame is slower
+        than Keras' loop (convolutions on XLA's CPU backend). One group, or
+        batch and time not both known numbers, is one folded call. (Measured
+        on JAX: slicing each group from the `(batch, time, ...)` input trains
+        as fast as Keras' loop; time-major groups joined by one concatenation
+        trained 1.3x slower.)
+        """
+        batch, steps = tree.flatten(inputs)[0].shape[:2]
+        if group_frames is None or not isinstance(batch, int) or not isinstance(steps, int):
+            return self._call_folded(inputs, training, mask)
+        per_group = _strategy.steps_per_group(batch, steps, group_frames)
+        if per_group >= steps:
+            return self._call_folded(inputs, training, mask)
+
+        def steps_of(structure, start):
+            return tree.map_structure(
+                lambda x: None if x is None else x[:, start : start + per_group], structure
+            )
+
+        groups = [
+            self._call_folded(
+                steps_of(inputs, start), training, None if mask is None else steps_of(mask, start)
+            )
+            for start in range(0, steps, per_group)
+        ]
+        return tree.map_structure(lambda *ys: ops.concatenate(ys, axis=1), *groups)
 
     def _no_steps(self, inputs):
         """Zero steps in, zero steps out: `(batch, 0, ...)` zeros, the inner layer not called.
