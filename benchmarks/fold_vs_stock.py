@@ -160,7 +160,9 @@ def main(argv=None):
                 {
                     "backend": backend,
                     "keras": keras.__version__,
-                    "cpus": os.cpu_count(),
+                    "cpus": len(os.sched_getaffinity(0))
+                    if hasattr(os, "sched_getaffinity")
+                    else os.cpu_count(),
                     "cells": cells,
                 },
                 file,

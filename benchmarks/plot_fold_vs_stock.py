@@ -84,9 +84,12 @@ def markdown(results):
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
     for backend in backends:
         result = results[backend]
+        cores = {None: "cores not recorded", 1: "1 core"}.get(
+            result["cpus"], f"{result['cpus']} cores"
+        )
         lines += [
             "",
-            f"**{backend}** (keras {result['keras']}, {result['cpus']} CPUs): every cell",
+            f"**{backend}** (keras {result['keras']}, {cores}): every cell",
             "",
             "| family | B | T | stock train | x stock | stock predict | x stock |",
             "|---|---|---|---|---|---|---|",

@@ -59,7 +59,7 @@ def test_chart_reads_results_prints_the_tables_and_draws(capsys, tmp_path):
     assert plot.main([*map(str, paths), "--out", str(chart)]) == 0
     printed = capsys.readouterr().out
     assert "| conv2d | 1.50x / 0.50x | 0.50x / 0.50x |" in printed
-    assert "**jax** (keras 3.99, 2 CPUs): every cell" in printed
+    assert "**jax** (keras 3.99, 2 cores): every cell" in printed
     assert "| conv2d | 16 | 4 | 10.00 ms | 1.50 | 4.00 ms | 0.50 |" in printed
     assert chart.read_bytes().startswith(b"\x89PNG")
 

@@ -283,12 +283,23 @@ def test_an_input_layer_is_refused_with_a_reason():
 # The strategy of a folded call: one call, or groups of whole steps.
 
 
-def _on_xla_cpu():
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
+def _expected_group_frames():
+    """The group size the strategy should take here: on a CPU under JAX or torch, else None."""
+    from keras_tdplus.layers import _strategy
 
-    return jax.default_backend() == "cpu"
+    backend = keras.backend.backend()
+    assert set(_strategy.GROUP_FRAMES) == {"jax", "torch"}
+    if backend == "jax":
+        import jax
+
+        on_cpu = jax.default_backend() == "cpu"
+    elif backend == "torch":
+        import torch
+
+        on_cpu = not torch.cuda.is_available()
+    else:
+        return None
+    return _strategy.GROUP_FRAMES[backend] if on_cpu else None
 
 
 def _conv_encoder():
@@ -315,14 +326,13 @@ def _functional_with_nested_conv():
     ids=["sequential", "conv1d", "depthwise", "separable", "transpose", "conv3d", "nested"],
 )
 @pytest.mark.parametrize("fold", ["auto", "always"])
-def test_a_convolution_runs_in_groups_of_steps_on_xla_cpu_only(factory, shape, fold):
-    from keras_tdplus.layers import _strategy
-
+def test_a_convolution_runs_in_groups_of_steps_on_a_cpu_under_jax_and_torch(factory, shape, fold):
     decision = _decide(factory(), shape, fold)
     assert decision.mode == rule.FOLD
-    if _on_xla_cpu():
-        assert decision.group_frames == _strategy.GROUP_FRAMES
-        assert "groups of whole steps" in decision.reason
+    expected = _expected_group_frames()
+    if expected is not None:
+        assert decision.group_frames == expected
+        assert f"groups of whole steps of at most {expected} frames" in decision.reason
     else:
         assert decision.group_frames is None
         assert "groups" not in decision.reason

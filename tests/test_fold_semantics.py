@@ -296,8 +296,8 @@ def test_several_outputs_equal_the_loop_and_carry_the_time_mask(name, masked, st
             np.testing.assert_array_equal(m.reshape(B, T, -1).any(axis=-1), valid)
 
 
-# Groups of steps: the strategy a fold takes for convolutions on XLA's CPU
-# backend (`_strategy`), forced here on every backend, so the groups' own code
+# Groups of steps: the strategy a fold takes for convolutions on a CPU under
+# JAX and torch (`_strategy`), forced here on every backend, so the groups' own code
 # runs everywhere. 9 frames a group at B=3 is groups of 3 and 1 steps.
 
 GROUPED = {

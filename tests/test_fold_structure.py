@@ -6,8 +6,8 @@ instead of timing: how many times the inner layer's `call` runs per wrapper call
 `keras.layers.TimeDistributed` is counted the same way, to show the counters see a
 per-step loop when there is one.
 
-Where the wrapper's decision runs a convolution on groups of steps (XLA's CPU
-backend, `_strategy`), the count is the number of groups: never more than the
+Where the wrapper's decision runs a convolution on groups of steps (a CPU
+under JAX or torch, `_strategy`), the count is the number of groups: never more than the
 steps and never more than `MAX_GROUPS`, so the program stops growing there.
 """
 

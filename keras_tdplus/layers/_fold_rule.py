@@ -69,7 +69,7 @@ class Decision:
             the number of steps during a folded call.
         group_frames: For `FOLD`, None to call the inner layer once on every
             frame, or the most frames per call when it runs on groups of whole
-            steps instead (`_strategy`: convolutions on XLA's CPU backend).
+            steps instead (`_strategy`: convolutions on a CPU under JAX and torch).
     """
 
     mode: str

@@ -2,36 +2,49 @@
 
 Folding `(batch, time, ...)` into one call on `batch * time` frames is the
 fastest way to run a per-sample layer on every backend and device measured
-(`benchmarks/fold_vs_stock.py`), with one exception: convolutions on XLA's
-CPU backend (JAX on a CPU). There, once a convolution's batch passes about
-a hundred frames, XLA hands the gradient of its kernel, a convolution whose
-window is the whole output map and whose reduction runs over every frame,
-to a library kernel (YNNPACK) that is several times slower per frame than
-the Eigen kernel it uses for small batches: a training step of a Conv2D
-frame encoder on 256 folded frames took twice as long as Keras' loop of 16
-calls of 16 frames. Inside a `scan` or `map` over groups the same gradient
-keeps its raw layout and runs on XLA's generic loop emitter, over thirty
-times slower still, so a compiled loop over groups is no way out.
+(`benchmarks/fold_vs_stock.py`), with one exception: convolutions on a CPU
+under JAX and torch, where the cost per frame of a convolution grows with
+the batch it is called on.
+
+- JAX (XLA's CPU backend): once a convolution's batch passes a few dozen
+  frames, XLA hands the gradient of its kernel, a convolution whose window
+  is the whole output map and whose reduction runs over every frame, to a
+  library kernel (YNNPACK) that is several times slower per frame than the
+  Eigen kernel it uses for small batches: a training step of a Conv2D frame
+  encoder on 256 folded frames took twice as long as Keras' loop of 16 calls
+  of 16 frames. Inside a `scan` or `map` over groups the same gradient keeps
+  its raw layout and runs on XLA's generic loop emitter, about forty times
+  slower than the same groups unrolled, so a compiled loop over groups is no
+  way out.
+- torch (CPU): a Conv2D's training step costs 51 us a frame on 64 frames,
+  71 on 512 and 120 on 4096, as the call's tensors outgrow the caches; a
+  Conv2D stack folded over 64 x 64 frames trained at 1.45x Keras' loop.
 
 The strategy taken there instead: call the inner layer on groups of whole
-steps, each of at most `GROUP_FRAMES` frames (one step at least), and join
-the groups along the time axis. With one step per group this is Keras' own
-loop, so it is never more calls than the loop makes, and at most
+steps, each of at most `GROUP_FRAMES[backend]` frames (one step at least),
+and join the groups along the time axis. With one step per group this is
+Keras' own loop, so it is never more calls than the loop makes, and at most
 `MAX_GROUPS`: past that the groups grow instead, so a long sequence keeps a
 program of bounded size. The math is the fold's: every frame is computed
 alone, whatever group it is in.
 
-Everywhere else, and for every layer without a convolution, the fold keeps
-one call. On GPUs and TPUs, which we cannot measure here, the fold is kept
-(their convolutions are fastest on large batches).
+Everywhere else (TensorFlow, and every layer without a convolution) the fold
+keeps one call. On GPUs and TPUs, which we cannot measure here, the fold is
+kept: their convolutions are fastest on large batches.
 """
 
 import keras
 
 __all__ = ["GROUP_FRAMES", "MAX_GROUPS", "group_frames", "steps_per_group"]
 
-GROUP_FRAMES = 16
-"""The most frames one call of a grouped inner layer gets (one step may have more)."""
+GROUP_FRAMES = {"jax": 16, "torch": 512}
+"""The most frames one call of a grouped inner layer gets, per backend (one step may have more).
+
+Measured on the benchmark's convolution families (2 CPU cores): under JAX
+the kernel gradient stays on Eigen's path up to about 16 frames; under
+torch, groups of 512 frames were as fast as one call where that won and
+1.7x faster than it on 4,096 frames.
+"""
 
 MAX_GROUPS = 64
 """The most calls a grouped inner layer gets, however many steps there are."""
@@ -53,13 +66,16 @@ def _convolutions(layer):
     ]
 
 
-def _platform():
-    """The device kind the backend computes on by default: "cpu", "gpu", "tpu", ..."""
-    if keras.backend.backend() != "jax":
-        return None
-    import jax
+def _platform(backend):
+    """The device kind `backend` computes on by default: "cpu", "gpu", "cuda", "tpu", ..."""
+    if backend == "jax":
+        import jax
 
-    return jax.default_backend()
+        return jax.default_backend()
+    if backend == "torch":
+        # Keras places its torch tensors on the device it chose: a new one says which.
+        return keras.ops.zeros(()).device.type
+    return None
 
 
 def group_frames(layer):
@@ -68,13 +84,16 @@ def group_frames(layer):
     Decided once, when the wrapper is built: by the kind of the layers
     nested in `layer`, the backend and the device kind.
     """
+    backend = keras.backend.backend()
+    frames = GROUP_FRAMES.get(backend)
     convolutions = _convolutions(layer)
-    if not convolutions or _platform() != "cpu":
+    if frames is None or not convolutions or _platform(backend) != "cpu":
         return None, None
-    return GROUP_FRAMES, (
-        f"on XLA's CPU backend '{convolutions[0].name}' ({type(convolutions[0]).__name__}) "
-        f"runs on groups of whole steps of at most {GROUP_FRAMES} frames (at most "
-        f"{MAX_GROUPS} groups): its kernel gradient is slower per frame on a larger batch"
+    first = convolutions[0]
+    return frames, (
+        f"on a CPU under {backend}, '{first.name}' ({type(first).__name__}) runs on groups "
+        f"of whole steps of at most {frames} frames (at most {MAX_GROUPS} groups): a "
+        "convolution costs more per frame on a larger batch there"
     )
 
 

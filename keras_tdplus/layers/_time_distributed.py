@@ -441,7 +441,7 @@ class TimeDistributed(layers.Wrapper):
         """The fold on groups of whole steps of at most `group_frames` frames, joined in time.
 
         The strategy `_strategy` takes where one call on every frame is slower
-        than Keras' loop (convolutions on XLA's CPU backend). One group, or
+        than Keras' loop (convolutions on a CPU under JAX and torch). One group, or
         batch and time not both known numbers, is one folded call. (Measured
         on JAX: slicing each group from the `(batch, time, ...)` input trains
         as fast as Keras' loop; time-major groups joined by one concatenation
