@@ -6,16 +6,16 @@ fastest way to run a per-sample layer on every backend and device measured
 under JAX and torch, where the cost per frame of a convolution grows with
 the batch it is called on.
 
-- JAX (XLA's CPU backend): once a convolution's batch passes a few dozen
-  frames, XLA hands the gradient of its kernel, a convolution whose window
-  is the whole output map and whose reduction runs over every frame, to a
-  library kernel (YNNPACK) that is several times slower per frame than the
-  Eigen kernel it uses for small batches: a training step of a Conv2D frame
-  encoder on 256 folded frames took twice as long as Keras' loop of 16 calls
-  of 16 frames. Inside a `scan` or `map` over groups the same gradient keeps
-  its raw layout and runs on XLA's generic loop emitter, about forty times
-  slower than the same groups unrolled, so a compiled loop over groups is no
-  way out.
+- JAX (XLA's CPU backend): the gradient of a convolution's kernel is a
+  convolution whose window is the whole output map and whose reduction runs
+  over every frame, so the frames are its input features. XLA hands a 2D
+  convolution with more than 16 features to a library kernel (YNNPACK), which
+  for this shape is several times slower per frame than the Eigen kernel it
+  uses below that: a training step of a Conv2D frame encoder on 256 folded
+  frames took twice as long as Keras' loop of 16 calls of 16 frames. Inside
+  a `scan` or `map` over groups the same gradient keeps its raw layout and
+  runs on XLA's generic loop emitter, about forty times slower than the same
+  groups unrolled, so a compiled loop over groups is no way out.
 - torch (CPU): a Conv2D's training step costs 51 us a frame on 64 frames,
   71 on 512 and 120 on 4096, as the call's tensors outgrow the caches; a
   Conv2D stack folded over 64 x 64 frames trained at 1.45x Keras' loop.
@@ -41,7 +41,8 @@ GROUP_FRAMES = {"jax": 16, "torch": 512}
 """The most frames one call of a grouped inner layer gets, per backend (one step may have more).
 
 Measured on the benchmark's convolution families (2 CPU cores): under JAX
-the kernel gradient stays on Eigen's path up to about 16 frames; under
+the kernel gradient stays on Eigen's path up to 16 frames (XLA's limit for a
+2D convolution's features, past which it goes to YNNPACK); under
 torch, groups of 512 frames were as fast as one call where that won and
 1.7x faster than it on 4,096 frames.
 """
