@@ -418,6 +418,32 @@ def fold_rule_sees_top_level_stateful_only():
 
 
 @mutant(
+    "a LayerNormalization over any one axis runs in place (Keras 3.16 builds axis=-1 into a "
+    "positive index, which in place would be the time axis)",
+    (FOLD_RULE, "layer_norm"),
+)
+def fold_rule_layer_norm_in_place_on_any_axis():
+    import keras
+
+    from keras_tdplus.layers import _fold_rule
+
+    _fold_rule.CLASS_RULES[keras.layers.LayerNormalization] = lambda layer: (
+        _fold_rule.IN_PLACE,
+        "normalizes each position over the last axis",
+    )
+
+
+@mutant(
+    "the wrapper drops the mask for the layers after it, as Keras 3.16's does",
+    ("tests/test_keras_next.py", "mask"),
+)
+def wrapper_drops_the_mask_like_keras_3_16():
+    from keras_tdplus.layers import _time_distributed
+
+    _time_distributed.TimeDistributed.compute_mask = lambda self, inputs, mask=None: None
+
+
+@mutant(
     "the fold calls a convolution once on every frame on a CPU too (no groups)",
     (FOLD_RULE, "groups_of_steps_on_a_cpu"),
 )

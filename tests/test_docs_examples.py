@@ -11,6 +11,8 @@ The pages show JAX output, so the examples run in the jax env; scaling_tf.py run
 in the tensorflow env, where TensorFlow is installed. tutorial.py trains its three
 models for 500 to 1000 epochs and is marked `slow`. The two `keras-tdplus echo`
 commands print their fit time and train too, so only the other commands run here.
+Under a Keras newer than the pins (the keras-nightly env) the few outputs that show
+Keras itself are produced but not compared (`KERAS_RELEASE_OUTPUTS`).
 """
 
 import importlib.util
@@ -84,12 +86,23 @@ def expected_output(name, file_name):
     return text
 
 
+# Outputs that show the installed Keras itself. In the keras-nightly env (TDPLUS_NEW_KERAS) they
+# are produced but not compared: the pages show the pinned Keras (3.15.1), and every other output
+# must still match there.
+KERAS_RELEASE_OUTPUTS = {
+    ("migrating", "quantized.md"): "Keras 3.16's model.quantize prints a report of what it did",
+}
+NEW_KERAS = bool(os.environ.get("TDPLUS_NEW_KERAS"))
+
+
 def assert_outputs_match(produced_dir, name):
     expected_dir = generate.GENERATED / name
     expected = sorted(p.name for p in expected_dir.glob("*.md"))
     produced = sorted(p.name for p in produced_dir.glob("*.md"))
     assert produced == expected
     for file_name in expected:
+        if NEW_KERAS and (name, file_name) in KERAS_RELEASE_OUTPUTS:
+            continue
         assert_same_output(
             (produced_dir / file_name).read_text(),
             expected_output(name, file_name),

@@ -183,6 +183,12 @@ def _pipeline(draw):
     )
 
 
+@st.composite
+def _ternary_dense(draw):
+    units, use_bias = draw(_SIZE), draw(st.booleans())
+    return (lambda: layers.TernaryDense(units, use_bias=use_bias)), (None, draw(_SIZE))
+
+
 _STRATEGIES = {
     "Conv1DTranspose": _conv_transpose(),
     "DepthwiseConv2D": _depthwise(),
@@ -201,6 +207,10 @@ _STRATEGIES = {
     "SpectralNormalization": _spectral(),
     "Pipeline": _pipeline(),
 }
+# Classes newer than the pinned Keras (3.15.1) are drawn where the installed Keras has them
+# (the keras-nightly env).
+_NEWER = {"TernaryDense": _ternary_dense()}
+_STRATEGIES.update({name: drawn for name, drawn in _NEWER.items() if hasattr(layers, name)})
 # Formulas a strategy above reaches under another name.
 _ALSO = {
     "Conv2DTranspose": "Conv1DTranspose",
@@ -221,7 +231,7 @@ def test_every_formula_is_drawn_here_or_in_test_params():
     from keras_tdplus.params._formulas.base import FORMULAS
 
     weightless = {name for name, formula in FORMULAS.items() if formula.__name__ == "zero"}
-    drawn = set(_STRATEGIES) | set(_ALSO) | set(_OLDER) | _FIXED | weightless
+    drawn = set(_STRATEGIES) | set(_ALSO) | set(_OLDER) | _FIXED | weightless | set(_NEWER)
     assert drawn >= set(params.covered_layers()) - {"Sequential", "Functional"}
 
 

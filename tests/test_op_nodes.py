@@ -10,6 +10,7 @@ import sys
 
 import keras
 import pytest
+from _keras_version import keras_at_least
 from keras import layers
 
 from keras_tdplus import check_model, convert_time_distributed, count_flops, param_table
@@ -41,13 +42,24 @@ def test_models_with_op_nodes_count_like_keras(make):
         assert (table.total, table.trainable) == (model.count_params(), model.count_params())
 
 
+def _recorded(model):
+    return [type(op).__name__ for op in model.operations]
+
+
 def test_op_rows_show_the_op_with_its_shape_and_no_parameters():
-    table = param_table(_masked_model())
+    model = _masked_model()
+    table = param_table(model)
     rows = {row.name: row for row in table.rows}
-    assert (rows["not_equal"].class_name, rows["not_equal"].total) == ("NotEqual", 0)
-    assert rows["not_equal"].output_shape == (None, 5)
+    assert (rows["add"].class_name, rows["add"].total) == ("Add", 0)
+    assert rows["add"].output_shape == (None, 5, 3)
     assert rows["concatenate"].output_shape == (None, 5, 6)
     assert rows["dense"].output_shape == (None, 5, 2)
+    # Keras up to 3.15 records the mask of `mask_zero` as a NotEqual op in the graph; 3.16
+    # computes masks outside it.
+    assert ("NotEqual" in _recorded(model)) == (not keras_at_least(3, 16))
+    if "NotEqual" in _recorded(model):
+        assert (rows["not_equal"].class_name, rows["not_equal"].total) == ("NotEqual", 0)
+        assert rows["not_equal"].output_shape == (None, 5)
 
 
 @pytest.mark.parametrize("make", [_masked_model, _time_distributed_sub_model])
@@ -60,9 +72,12 @@ def test_lint_walks_through_op_nodes(make):
 
 
 def test_lint_checks_every_layer_after_the_op_nodes():
-    report = check_model(_masked_model())
-    # embedding, not_equal, lstm, add, concatenate, dense
-    assert "6 layers checked" in str(report)
+    model = _masked_model()
+    report = check_model(model)
+    # embedding, (not_equal up to Keras 3.15), lstm, add, concatenate, dense
+    checked = 6 if "NotEqual" in _recorded(model) else 5
+    assert len(model.operations) - 1 == checked  # all but the input
+    assert f"{checked} layers checked" in str(report)
 
 
 def _indexed(key):
@@ -111,7 +126,8 @@ def _converted_character_tagger():
 def test_the_wrappers_mask_op_counts_and_checks_from_the_model_and_its_file(tmp_path):
     model = _converted_character_tagger()
     ops = [op for op in model.operations if type(op).__name__ == "_MaskOf"]
-    assert ops, "the converted model holds no mask op"
+    # Keras 3.16 records no mask ops in a graph (ours neither): the model is read all the same.
+    assert bool(ops) == (not keras_at_least(3, 16)), "the converted model holds no mask op"
     path = tmp_path / "tagger.keras"
     model.save(path)
     shapes = [(None, 6), (None, 6, 10)]
@@ -133,4 +149,5 @@ def test_the_wrappers_mask_op_counts_and_checks_from_the_model_and_its_file(tmp_
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr[-1000:]
-    assert "17 layers checked, no sequence-shape problems found" in done.stdout
+    checked = len(model.operations) - 2
+    assert f"{checked} layers checked, no sequence-shape problems found" in done.stdout

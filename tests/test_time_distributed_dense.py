@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from _keras_version import keras_at_least
 from keras import layers
 
 from keras_tdplus import SequenceShapeError, TimeDistributedDense
@@ -234,15 +235,16 @@ def test_lora_computes_dense_with_lora(build_with):
     np.testing.assert_allclose(_numpy(layer(x)), _numpy(dense(x)), rtol=1e-6, atol=1e-6)
 
 
-def test_lora_alpha_given_at_construction_survives_the_build_unlike_dense():
-    """Keras' Dense enables LoRA in `build` with the rank alone, so its scale
-    silently becomes 1 and its saved config loses the alpha."""
-    dense = layers.Dense(3, lora_rank=2, lora_alpha=8)
-    dense.build((None, 4))
-    assert dense.lora_alpha == 2
+def test_lora_alpha_given_at_construction_survives_the_build():
+    """Keras' Dense up to 3.15 enables LoRA in `build` with the rank alone, so its
+    scale silently becomes 1 and its saved config loses the alpha; 3.16 keeps it."""
     layer = TimeDistributedDense(3, lora_rank=2, lora_alpha=8)
     layer.build((None, 5, 4))
     assert layer.lora_alpha == 8
+    assert layer.get_config()["lora_alpha"] == 8
+    dense = layers.Dense(3, lora_rank=2, lora_alpha=8)
+    dense.build((None, 4))
+    assert dense.lora_alpha == (8 if keras_at_least(3, 16) else 2)
 
 
 @pytest.mark.parametrize("mode", ["int8", "int4", "float8"])

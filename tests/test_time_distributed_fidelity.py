@@ -8,6 +8,7 @@ against it, and shows what `keras.layers.TimeDistributed` does instead.
 import keras
 import numpy as np
 import pytest
+from _keras_version import keras_at_least
 from keras import layers
 
 from keras_tdplus import (
@@ -65,8 +66,13 @@ def test_a_masked_step_masks_every_position_of_an_inner_lstm():
 
     stock = model(layers.TimeDistributed)
     stock.set_weights(ours.get_weights())
-    with pytest.raises(Exception, match="list assignment index out of range"):
-        stock.predict(x, verbose=0)
+    if not keras_at_least(3, 16):  # it hands the LSTM a (batch,) mask for (batch, 2) steps
+        with pytest.raises(Exception, match="list assignment index out of range"):
+            stock.predict(x, verbose=0)
+        return
+    # Keras 3.16's wrapper drops the mask and reads the masked steps as data: all zeros, on
+    # which this LSTM (zero biases) also ends in its zero state, so here the two agree.
+    np.testing.assert_allclose(stock.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("second", ["TimeDistributed", "TimeDistributedDense"])

@@ -133,9 +133,15 @@ def _activation(layer):
 
 
 def _layer_normalization(layer):
-    axis = layer.axis
-    if (list(axis) if isinstance(axis, (list, tuple)) else [axis]) == [-1]:
+    axes = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if axes == [-1]:
         return IN_PLACE, "normalizes each position over the last axis"
+    if len(axes) == 1 and axes[0] >= 0:
+        # Keras 3.16 builds `axis=-1` into the index of the last axis of the (folded) input.
+        return FOLD, (
+            f"normalizes each sample over its axis {axes[0]}, an index counted from the "
+            "front, which in place would name another axis"
+        )
     return FOLD, "normalizes each sample over its own axes"
 
 
@@ -282,6 +288,7 @@ _BY_NAME = {
     "MelSpectrogram": _PREPROCESS,
     "Minimum": _MERGE,
     "MixUp": _RANDOM_AUGMENT,
+    "Mosaic": _RANDOM_AUGMENT,
     "MultiHeadAttention": _ATTENTION,
     "Multiply": _MERGE,
     "Normalization": _PREPROCESS,
@@ -310,6 +317,7 @@ _BY_NAME = {
     "StringLookup": _PREPROCESS,
     "Subtract": _MERGE,
     "TFSMLayer": _opaque,
+    "TernaryDense": _dense,
     "TextVectorization": _PREPROCESS,
     "TimeDistributed": _CONTAINER,
     "TorchModuleWrapper": _opaque,

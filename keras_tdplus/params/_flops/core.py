@@ -1,4 +1,4 @@
-"""FLOPs of the core layers: Dense, TimeDistributedDense and EinsumDense."""
+"""FLOPs of the core layers: Dense, TimeDistributedDense, TernaryDense and EinsumDense."""
 
 import math
 
@@ -8,8 +8,10 @@ from keras_tdplus.params._formulas.core import einsum_spec
 __all__ = []
 
 
-@register("Dense", "TimeDistributedDense")
+@register("Dense", "TimeDistributedDense", "TernaryDense")
 def _dense(layer, shape, output, count):
+    # TernaryDense (Keras 3.16): the same product, on a kernel rounded to -1, 0 or 1 and a
+    # scale applied element-wise (0 FLOPs here).
     rows = math.prod(known_sizes(layer, shape, range(len(shape) - 1), "rows"))
     values = {"rows": rows, "inputs": shape[-1], "units": layer.units}
     signature = f"{type(layer).__name__}(units={layer.units})"

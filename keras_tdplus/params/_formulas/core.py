@@ -1,4 +1,5 @@
-"""Formulas of the core layers: Dense, EinsumDense, Embedding, ReversibleEmbedding, PReLU."""
+"""Formulas of the core layers: Dense, TernaryDense, EinsumDense, Embedding, PReLU and
+ReversibleEmbedding."""
 
 import re
 
@@ -28,6 +29,13 @@ def _dense(layer, shape, count):
     signature = f"{type(layer).__name__}(units={units}{no_bias(layer)})"
     values = {"inputs": inputs, "units": units}
     return leaf(layer, signature, template, values, ("inputs",), weights)
+
+
+@register("TernaryDense")
+def _ternary_dense(layer, shape, count):
+    # Keras 3.16: a Dense whose float kernel is rounded to -1, 0 or 1 on every call; it keeps
+    # the float kernel and the bias as its weights.
+    return _dense(layer, shape, count)
 
 
 @register("TimeDistributedDense")

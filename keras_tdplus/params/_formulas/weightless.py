@@ -88,6 +88,7 @@ WEIGHTLESS = (
     "AugMix",
     "CutMix",
     "MixUp",
+    "Mosaic",
     "RandAugment",
     "RandomBrightness",
     "RandomColorDegeneration",
