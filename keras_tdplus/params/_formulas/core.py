@@ -16,8 +16,10 @@ from keras_tdplus.params._formulas.base import (
 __all__ = ["einsum_spec"]
 
 
-@register("Dense")
+@register("Dense", "TernaryDense")
 def _dense(layer, shape, count):
+    # TernaryDense (Keras 3.16) rounds its float kernel to -1, 0 or 1 on every call and keeps
+    # the float kernel and the bias as its weights: a Dense's.
     require_rank(layer, shape, min_rank=2, expected="(batch, ..., inputs)")
     inputs = known(layer, shape, -1, "inputs")
     units = layer.units
@@ -29,13 +31,6 @@ def _dense(layer, shape, count):
     signature = f"{type(layer).__name__}(units={units}{no_bias(layer)})"
     values = {"inputs": inputs, "units": units}
     return leaf(layer, signature, template, values, ("inputs",), weights)
-
-
-@register("TernaryDense")
-def _ternary_dense(layer, shape, count):
-    # Keras 3.16: a Dense whose float kernel is rounded to -1, 0 or 1 on every call; it keeps
-    # the float kernel and the bias as its weights.
-    return _dense(layer, shape, count)
 
 
 @register("TimeDistributedDense")
