@@ -14,7 +14,7 @@ states`), and a list where it takes one list (`Add`, `Attention`).
 import numpy as np
 from keras import layers
 
-__all__ = ["CANNOT_RUN", "CHECK_CASES", "NEEDS_TENSORFLOW", "SINCE_KERAS"]
+__all__ = ["CANNOT_RUN", "CHECK_CASES", "NEEDS_TENSORFLOW"]
 
 _IMAGE = (2, 8, 8, 3)
 _VOLUME = (2, 4, 4, 4, 3)
@@ -57,10 +57,6 @@ NEEDS_TENSORFLOW = {
     "StringLookup",
     "TextVectorization",
 }
-
-# Classes newer than the Keras the pins install (3.15.1): their rows run where the installed
-# Keras has them (the keras-nightly env) and are skipped elsewhere, naming the release.
-SINCE_KERAS = {"Mosaic": "3.16", "TernaryDense": "3.16"}
 
 CHECK_CASES = {
     "Activation": _case({"activation": "relu"}),

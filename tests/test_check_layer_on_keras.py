@@ -20,8 +20,8 @@ import os
 import keras
 import numpy as np
 import pytest
-from _check_layer_cases import CANNOT_RUN, CHECK_CASES, NEEDS_TENSORFLOW, SINCE_KERAS
-from _keras_version import keras_at_least
+from _check_layer_cases import CANNOT_RUN, CHECK_CASES, NEEDS_TENSORFLOW
+from _keras_version import NEWER_LAYERS, keras_at_least, no_such_layer
 from _layer_cases import exported_layer_classes
 
 import keras_tdplus as tdp
@@ -36,11 +36,7 @@ _HERE = sorted(name for name in CHECK_CASES if name in _EXPORTED)
 def _marks(name):
     marks = [pytest.mark.backend("tensorflow")] if name in NEEDS_TENSORFLOW else []
     if name not in _EXPORTED:
-        reason = (
-            f"keras.layers.{name} is new in Keras {SINCE_KERAS[name]}; "
-            f"Keras {keras.__version__} has no such class"
-        )
-        marks.append(pytest.mark.skip(reason=reason))
+        marks.append(pytest.mark.skip(reason=no_such_layer(name)))
     return marks
 
 
@@ -112,7 +108,7 @@ def test_every_keras_layer_has_a_row():
     missing = sorted(set(_EXPORTED) - set(CHECK_CASES) - set(CANNOT_RUN))
     assert missing == [], f"keras.layers classes with no check_layer row: {missing}"
     assert not set(CHECK_CASES) & set(CANNOT_RUN)
-    assert set(CHECK_CASES) | set(CANNOT_RUN) <= set(_EXPORTED) | set(SINCE_KERAS)
+    assert set(CHECK_CASES) | set(CANNOT_RUN) <= set(_EXPORTED) | set(NEWER_LAYERS)
     assert all(reason.strip() for reason in CANNOT_RUN.values())
 
 

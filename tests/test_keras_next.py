@@ -12,7 +12,7 @@ import warnings
 
 import keras
 import numpy as np
-import pytest
+from _keras_version import needs_layer
 from keras import layers
 
 import keras_tdplus as tdp
@@ -83,9 +83,7 @@ def test_ours_says_it_supports_masking_whatever_stock_says():
     np.testing.assert_array_equal(mask, [[True, True, False, False, False]] * 2)
 
 
-@pytest.mark.skipif(
-    not hasattr(layers, "TernaryDense"), reason="keras.layers.TernaryDense is new in Keras 3.16"
-)
+@needs_layer("TernaryDense")
 def test_a_ternary_dense_head_runs_in_place_like_on_each_step():
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
@@ -97,9 +95,7 @@ def test_a_ternary_dense_head_runs_in_place_like_on_each_step():
     np.testing.assert_allclose(out, per_step, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(
-    not hasattr(layers, "TernaryDense"), reason="keras.layers.TernaryDense is new in Keras 3.16"
-)
+@needs_layer("TernaryDense")
 def test_a_ternary_dense_counts_the_weights_and_products_of_a_dense():
     layer = layers.TernaryDense(3)
     # Its kernel is rounded to -1, 0 or 1 and scaled element-wise: the products are a Dense's.
@@ -112,9 +108,7 @@ def test_a_ternary_dense_counts_the_weights_and_products_of_a_dense():
     assert layer.count_params() == 4 * 3 + 3
 
 
-@pytest.mark.skipif(
-    not hasattr(layers, "Mosaic"), reason="keras.layers.Mosaic is new in Keras 3.16"
-)
+@needs_layer("Mosaic")
 def test_mosaic_mixes_the_batch_so_it_runs_per_step_with_no_weights():
     wrapper = tdp.TimeDistributed(layers.Mosaic(seed=1))
     wrapper.build((2, 3, 8, 8, 3))
