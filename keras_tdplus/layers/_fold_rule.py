@@ -36,17 +36,21 @@ from keras_tdplus.layers import _strategy
 
 __all__ = [
     "CLASS_RULES",
+    "CONTAINER",
     "FOLD",
     "FOLD_OPTIONS",
     "IN_PLACE",
+    "PACKAGE_RULES",
     "PER_STEP",
     "REFUSED",
     "Decision",
     "ScaledRegularizer",
     "classify",
     "check_fold_option",
+    "dense",
     "has_nested_state",
     "per_position_activation",
+    "register_package_class",
     "rule_for",
 ]
 
@@ -120,7 +124,8 @@ def per_position_activation(activation):
     return activation is None or activation in _PER_POSITION_ACTIVATIONS
 
 
-def _dense(layer):
+def dense(layer):
+    """The rule of `Dense`: in place when its activation is a per-position one."""
     if per_position_activation(layer.activation):
         return IN_PLACE, "a matrix product on the last axis, then a per-position activation"
     return FOLD, "its activation is not a known per-position one, so it sees one step at a time"
@@ -217,7 +222,7 @@ _ATTENTION = _per_sample("attends within each sample")
 _ELEMENTWISE = _per_sample("acts on each value alone")
 _NORM = _per_sample("normalizes each sample over its own axes")
 _PREPROCESS = _per_sample("a fixed transform of each sample")
-_CONTAINER = _per_sample("a container: the layers nested in it decide")
+CONTAINER = _per_sample("a container: the layers nested in it decide")
 _RANDOM_AUGMENT = _per_step(
     "draws random transforms per call (some once per batch) or mixes samples; "
     "per step keeps one draw per step, as Keras' loop does"
@@ -252,7 +257,7 @@ _BY_NAME = {
     "ConvLSTM2D": _RNN,
     "ConvLSTM3D": _RNN,
     "CutMix": _RANDOM_AUGMENT,
-    "Dense": _dense,
+    "Dense": dense,
     "Discretization": _PREPROCESS,
     "Dot": _MERGE,
     "Dropout": _dropout,
@@ -294,7 +299,7 @@ _BY_NAME = {
     "Normalization": _PREPROCESS,
     "PReLU": _ELEMENTWISE,
     "Permute": _SHAPE,
-    "Pipeline": _CONTAINER,
+    "Pipeline": CONTAINER,
     "RMSNormalization": _NORM,
     "RNN": _RNN,
     "RandAugment": _RANDOM_AUGMENT,
@@ -317,12 +322,12 @@ _BY_NAME = {
     "StringLookup": _PREPROCESS,
     "Subtract": _MERGE,
     "TFSMLayer": _opaque,
-    "TernaryDense": _dense,
+    "TernaryDense": dense,
     "TextVectorization": _PREPROCESS,
-    "TimeDistributed": _CONTAINER,
+    "TimeDistributed": CONTAINER,
     "TorchModuleWrapper": _opaque,
     "UnitNormalization": _NORM,
-    "Wrapper": _CONTAINER,
+    "Wrapper": CONTAINER,
 }
 _PREFIXES = {
     "Adaptive": _POOL,
@@ -357,7 +362,7 @@ def _build_class_rules():
             )
         if rule is not None:
             rules[cls] = rule
-    rules[keras.Sequential] = _CONTAINER
+    rules[keras.Sequential] = CONTAINER
     return rules
 
 
@@ -371,21 +376,25 @@ def _is_keras_class(cls):
     return cls.__module__ == "keras" or cls.__module__.startswith("keras.")
 
 
-def _package_rules():
-    # Imported here: this module is imported by the module that defines them.
-    from keras_tdplus.layers._time_distributed import TimeDistributed
-    from keras_tdplus.layers._time_distributed_dense import TimeDistributedDense
+# This package's own layer classes, by identity. The module that defines one
+# registers it (`register_package_class`) when it is imported, so this module
+# imports none of them.
+PACKAGE_RULES = {}
 
-    return {TimeDistributed: _CONTAINER, TimeDistributedDense: _dense}
+
+def register_package_class(cls, rule):
+    """Judges this package's layer class `cls` by `rule` (`CONTAINER`, `dense`)."""
+    PACKAGE_RULES[cls] = rule
+    return cls
 
 
 def rule_for(cls):
     """The rule for a layer class: its own, a Keras parent's whose `call` it keeps, or `_custom`."""
-    rule = CLASS_RULES.get(cls) or _package_rules().get(cls)
+    rule = CLASS_RULES.get(cls) or PACKAGE_RULES.get(cls)
     if rule is not None:
         return rule
     if _is_functional_class(cls):
-        return _CONTAINER
+        return CONTAINER
     for parent in cls.__mro__[1:]:
         parent_rule = CLASS_RULES.get(parent)
         if parent_rule is not None and parent is not layers.Layer and cls.call is parent.call:

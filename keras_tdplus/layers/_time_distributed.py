@@ -658,3 +658,7 @@ def _combine(outer, inner):
     while len(outer.shape) < len(inner.shape):
         outer = ops.expand_dims(outer, -1)
     return ops.logical_and(outer, ops.cast(inner, "bool"))
+
+
+# A container: the fold rule judges the wrapper by the layers nested in it.
+_fold_rule.register_package_class(TimeDistributed, _fold_rule.CONTAINER)

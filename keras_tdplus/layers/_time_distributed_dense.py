@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from keras_tdplus.layers import _fold_rule
 from keras_tdplus.layers._time_axis import check_mask, require_time_axis
 
 __all__ = ["TimeDistributedDense"]
@@ -131,3 +132,7 @@ def _is_numeric(dtype):
     except (ValueError, TypeError):
         return False
     return name == "bool" or keras.backend.is_float_dtype(name) or keras.backend.is_int_dtype(name)
+
+
+# Nested in a `TimeDistributed`, it is judged as `Dense` is.
+_fold_rule.register_package_class(TimeDistributedDense, _fold_rule.dense)
