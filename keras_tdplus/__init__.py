@@ -9,6 +9,7 @@ installed raises an `ImportError` naming `KERAS_BACKEND` and the installed ones.
 """
 
 import importlib
+import importlib.util
 
 from keras_tdplus import _backend
 
@@ -41,35 +42,9 @@ __all__ = [
     "testing",
 ]
 
-
-# The public module each name comes from (None: the module itself), for the command line's
-# deferred imports; tests/test_public_api.py checks it against `__all__` and the imports.
-_HOMES = {
-    "Finding": "validation",
-    "FlopExplanation": "params",
-    "MemoryEstimate": "params",
-    "ParamExplanation": "params",
-    "ParamTable": "params",
-    "SequenceShapeError": "errors",
-    "ShapeReport": "validation",
-    "TimeDistributed": "layers",
-    "TimeDistributedDense": "layers",
-    "check_fit_data": "validation",
-    "check_model": "validation",
-    "check_sequence_input": "validation",
-    "convert_time_distributed": "layers",
-    "count_flops": "params",
-    "count_params": "params",
-    "echo": None,
-    "estimate_memory": "params",
-    "explain_flops": "params",
-    "explain_params": "params",
-    "explain_shape_errors": "validation",
-    "param_table": "params",
-    "register_flops_formula": "params",
-    "register_param_formula": "params",
-    "testing": None,
-}
+# The public modules the names come from, for the command line's deferred imports: each
+# name is its own module, or one of their `__all__`.
+_HOMES = ("errors", "layers", "params", "validation")
 
 if not _backend.started_by_cli():
     _backend.import_keras()
@@ -106,11 +81,13 @@ if not _backend.started_by_cli():
 
 
 def __getattr__(name):
-    if name not in _HOMES:
+    if name not in __all__:
         raise AttributeError(f"module 'keras_tdplus' has no attribute {name!r}")
     _backend.import_keras()
-    home = _HOMES[name]
-    module = importlib.import_module(f"keras_tdplus.{home or name}")
-    value = module if home is None else getattr(module, name)
+    if importlib.util.find_spec(f"keras_tdplus.{name}") is not None:
+        value = importlib.import_module(f"keras_tdplus.{name}")
+    else:
+        homes = (importlib.import_module(f"keras_tdplus.{home}") for home in _HOMES)
+        value = next(getattr(home, name) for home in homes if name in home.__all__)
     globals()[name] = value
     return value

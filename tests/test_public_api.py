@@ -66,15 +66,42 @@ def _is_module(dotted):
         return False
 
 
+def _package_imports():
+    """`{name: home}` from the `from keras_tdplus[.home] import name` lines of `__init__`."""
+    imported = {}
+    for node in ast.walk(ast.parse((PACKAGE / "__init__.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_tdplus"):
+            home = node.module.partition(".")[2] or None
+            imported.update((alias.asname or alias.name, home) for alias in node.names)
+    imported.pop("_backend")
+    return imported
+
+
 @pytest.mark.backend_independent
-def test_the_package_all_and_its_homes_list_the_same_names():
-    assert sorted(keras_tdplus.__all__) == sorted(keras_tdplus._HOMES)
-    for name, home in keras_tdplus._HOMES.items():
+def test_the_package_imports_exactly_its_all_from_its_homes():
+    imported = _package_imports()
+    assert sorted(keras_tdplus.__all__) == sorted(imported)
+    for name, home in imported.items():
+        assert home is None or home in keras_tdplus._HOMES, (name, home)
         module = importlib.import_module(f"keras_tdplus.{home or name}")
         expected = module if home is None else getattr(module, name)
         assert getattr(keras_tdplus, name) is expected, name
         if home is not None:
             assert name in module.__all__, f"{name} is not in keras_tdplus.{home}.__all__"
+
+
+@pytest.mark.backend_independent
+def test_the_command_lines_deferred_imports_find_every_public_name(monkeypatch):
+    # What `keras-tdplus` gets: the package imported without its names, each found on use.
+    imported = _package_imports()
+    for name in keras_tdplus.__all__:
+        monkeypatch.delitem(vars(keras_tdplus), name)
+    for name, home in imported.items():
+        module = importlib.import_module(f"keras_tdplus.{home or name}")
+        expected = module if home is None else getattr(module, name)
+        assert keras_tdplus.__getattr__(name) is expected, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        keras_tdplus.__getattr__("nope")
 
 
 @pytest.mark.backend_independent

@@ -14,7 +14,7 @@ from keras_tdplus.cli._common import (
     fail_line,
     input_shape_arg,
 )
-from keras_tdplus.validation._lint import check_saved_config
+from keras_tdplus.validation import check_saved_config
 
 __all__ = ["main"]
 

@@ -1,7 +1,9 @@
 """The `keras-tdplus echo` command: train the echo experiments, print what they learned."""
 
 import argparse
+import os
 import sys
+import tempfile
 
 from keras_tdplus.cli._common import int_at_least
 
@@ -48,6 +50,30 @@ def _echo_parser():
     return parser
 
 
+def check_plot_path(path):
+    """Raises `ValueError` saying why a PNG cannot be written at `path`.
+
+    Called before any training, so a bad `--plot` fails at once: the path
+    must end in `.png`, must not be a folder, and its folder must exist and
+    take a new file (checked by creating and removing one).
+    """
+    if not path.lower().endswith(".png"):
+        raise ValueError(f"--plot expects a .png file name, received {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"--plot: {path!r} is a folder; expected a .png file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(directory):
+        raise ValueError(f"--plot: the folder {directory!r} does not exist")
+    if not os.path.isdir(directory):
+        raise ValueError(f"--plot: {directory!r} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".plot-", suffix=".png"):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ValueError(f"--plot: cannot write in the folder {directory!r}: {reason}") from None
+
+
 def _print_params(model):
     from keras_tdplus.params import explain_params
 
@@ -71,8 +97,6 @@ def main(argv):
                 file=sys.stderr,
             )
             return 2
-        from keras_tdplus.echo._plot import check_plot_path
-
         try:
             check_plot_path(args.plot)
         except ValueError as error:
@@ -120,7 +144,7 @@ def main(argv):
                 flush=True,
             )
     if args.plot:
-        from keras_tdplus.echo._plot import plot_results
+        from keras_tdplus.echo import plot_results
 
         try:
             plot_results(results, args.plot)

@@ -22,7 +22,7 @@ from keras import layers, ops
 
 from keras_tdplus.echo import _torch_loop
 from keras_tdplus.echo._plot import plot_results
-from keras_tdplus.layers._time_distributed_dense import TimeDistributedDense
+from keras_tdplus.layers import TimeDistributedDense
 
 __all__ = [
     "EXPERIMENTS",

@@ -3,31 +3,7 @@
 import os
 import tempfile
 
-__all__ = ["check_plot_path", "plot_results"]
-
-
-def check_plot_path(path):
-    """Raises `ValueError` saying why a PNG cannot be written at `path`.
-
-    Called before any training, so a bad `--plot` fails at once: the path
-    must end in `.png`, must not be a folder, and its folder must exist and
-    take a new file (checked by creating and removing one).
-    """
-    if not path.lower().endswith(".png"):
-        raise ValueError(f"--plot expects a .png file name, received {path!r}")
-    if os.path.isdir(path):
-        raise ValueError(f"--plot: {path!r} is a folder; expected a .png file name")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.exists(directory):
-        raise ValueError(f"--plot: the folder {directory!r} does not exist")
-    if not os.path.isdir(directory):
-        raise ValueError(f"--plot: {directory!r} is not a folder")
-    try:
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".plot-", suffix=".png"):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ValueError(f"--plot: cannot write in the folder {directory!r}: {reason}") from None
+__all__ = ["plot_results"]
 
 
 def plot_results(results, path):

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_tdplus.layers._time_distributed_dense import TimeDistributedDense
+from keras_tdplus.layers import TimeDistributedDense
 
 __all__ = []
 

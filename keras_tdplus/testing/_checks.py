@@ -566,7 +566,7 @@ class Checker:
         return self.differ(actual, expected, "reloaded model predicts differently")
 
     def time_distributed(self):
-        from keras_tdplus.layers._time_distributed import TimeDistributed
+        from keras_tdplus.layers import TimeDistributed
 
         if not self.single:
             return Skip("TimeDistributed wraps a layer of one input tensor")

@@ -7,7 +7,8 @@ received, the shape expected and the fix as code.
 - `check_sequence_input` checks one array against `(samples, timesteps,
   features)` and computes the reshape from the data.
 - `check_fit_data` checks `x` and `y` against a model's input and output.
-- `check_model` lints a model's layers before Keras builds or runs it.
+- `check_model` lints a model's layers before Keras builds or runs it;
+  `check_saved_config` lints a saved model's config without loading it.
 - `explain_shape_errors` turns the shape `ValueError`s Keras raises into
   `SequenceShapeError`s that say what to change.
 
@@ -18,7 +19,7 @@ when the input has them, and walk nested lists otherwise, so a view of
 
 from keras_tdplus.validation._data_checks import check_fit_data, check_sequence_input
 from keras_tdplus.validation._keras_errors import explain_shape_errors
-from keras_tdplus.validation._lint import check_model
+from keras_tdplus.validation._lint import check_model, check_saved_config
 from keras_tdplus.validation._lint_report import Finding, ShapeReport
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ShapeReport",
     "check_fit_data",
     "check_model",
+    "check_saved_config",
     "check_sequence_input",
     "explain_shape_errors",
 ]
