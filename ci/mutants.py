@@ -694,8 +694,10 @@ def convert_ignores_skip_masked_steps():
     "the LSTM parameter formula counts 3 gates, not 4", ("tests/test_params.py", "lstm or LSTM")
 )
 def lstm_gates_off_by_one():
+    import keras
+
     gates = _find("_GATES")
-    gates["LSTM"] = gates["LSTM"] - 1
+    gates[keras.layers.LSTMCell] = gates[keras.layers.LSTMCell] - 1
 
 
 @mutant(
@@ -703,14 +705,16 @@ def lstm_gates_off_by_one():
     ("tests/test_flops.py", "recurrent"),
 )
 def flops_recurrent_one_step():
-    flops = _find("FLOPS")
-    counted = flops["LSTM"]
+    import keras
+
+    registry = _find("REGISTRY")
+    counted = registry[keras.layers.LSTM].flops
 
     def one_step(layer, shape, output, count):
         return counted(layer, (shape[0], 1, *shape[2:]), output, count)
 
     for name in ("LSTM", "GRU", "SimpleRNN"):
-        flops[name] = one_step
+        registry[getattr(keras.layers, name)].flops = one_step
 
 
 @mutant(
@@ -718,12 +722,17 @@ def flops_recurrent_one_step():
     ("tests/test_flops.py", "stock_time_distributed or ours"),
 )
 def flops_time_distributed_once():
-    flops = _find("FLOPS")
+    import keras
+
+    import keras_tdplus
+
+    registry = _find("REGISTRY")
 
     def once(layer, shape, output, count):
         return count(layer.layer, (shape[0], *shape[2:]))
 
-    flops["TimeDistributed"] = once
+    for wrapper in (keras.layers.TimeDistributed, keras_tdplus.TimeDistributed):
+        registry[wrapper].flops = once
 
 
 @mutant(
@@ -734,8 +743,10 @@ def flops_transposed_conv_at_outputs():
     import dataclasses
     import math
 
-    flops = _find("FLOPS")
-    counted = flops["Conv2DTranspose"]
+    import keras
+
+    registry = _find("REGISTRY")
+    counted = registry[keras.layers.Conv2DTranspose].flops
 
     def at_outputs(layer, shape, output, count):
         full = counted(layer, shape, output, count)
@@ -746,7 +757,7 @@ def flops_transposed_conv_at_outputs():
         return dataclasses.replace(full, total=total)
 
     for name in ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
-        flops[name] = at_outputs
+        registry[getattr(keras.layers, name)].flops = at_outputs
 
 
 @mutant(
@@ -756,8 +767,10 @@ def flops_transposed_conv_at_outputs():
 def flops_attention_without_products():
     import dataclasses
 
-    flops = _find("FLOPS")
-    counted = flops["MultiHeadAttention"]
+    import keras
+
+    registry = _find("REGISTRY")
+    counted = registry[keras.layers.MultiHeadAttention].flops
 
     def projections_only(layer, shape, output, count):
         full = counted(layer, shape, output, count)
@@ -767,7 +780,7 @@ def flops_attention_without_products():
         total = full.total - products * (v["key_dim"] + v["value_dim"])
         return dataclasses.replace(full, total=total)
 
-    flops["MultiHeadAttention"] = projections_only
+    registry[keras.layers.MultiHeadAttention].flops = projections_only
 
 
 @mutant(
@@ -777,14 +790,85 @@ def flops_attention_without_products():
 def flops_missing_counts_zero():
     import dataclasses
 
-    from keras_tdplus.params._flops import base
+    from keras_tdplus.params import _explain
 
-    missing = base.no_formula
+    missing = _explain.missing_flops
 
-    def silent(layer):
+    def silent(layer, *_):
         return dataclasses.replace(missing(layer), missing=(), formula="0", substituted="0")
 
     _replace_everywhere(missing, silent)
+
+
+@mutant(
+    "the calculator's registry takes a second registration of one class over the first",
+    ("tests/test_registry.py", "second_registration"),
+)
+def registry_second_registration_replaces():
+    from keras_tdplus.params import _registry
+
+    def lenient(slot):
+        def register(*classes):
+            def decorate(function):
+                for layer_class in classes:
+                    entry = _registry.REGISTRY.setdefault(layer_class, _registry.Entry())
+                    setattr(entry, slot, function)
+                return function
+
+            return decorate
+
+        return register
+
+    _registry.weights_formula = lenient("weights")
+    _registry.flops_formula = lenient("flops")
+
+
+@mutant(
+    "the calculator finds a layer's formulas by its class name, not its class",
+    ("tests/test_registry.py", "named_like"),
+)
+def registry_looks_classes_up_by_name():
+    registry = _find("REGISTRY")
+    original = _find("entry_for")
+
+    def by_name(layer_class):
+        entry = original(layer_class)
+        if entry is not None:
+            return entry
+        named = (e for k, e in registry.items() if k.__name__ == layer_class.__name__)
+        return next(named, None)
+
+    _replace_everywhere(original, by_name)
+
+
+@mutant(
+    "keras-tdplus params says the library's arguments as options by rewriting message text",
+    ("tests/test_registry.py", "cli"),
+)
+def cli_rewrites_message_text():
+    import re
+
+    original = _find("reworded")
+
+    def by_text(error, say):
+        text = str(error).replace("pass allow_build=True", "pass --allow-build")
+        return re.sub(
+            r"\binput_shape=\(None, ([^()]*)\)",
+            lambda m: "--input-shape " + m.group(1).replace(" ", "").rstrip(","),
+            text,
+        )
+
+    _replace_everywhere(original, by_text)
+
+
+@mutant(
+    "the command line's deferred import of a public name misses the module it comes from",
+    ("tests/test_public_api.py", "deferred"),
+)
+def deferred_import_misses_params():
+    import keras_tdplus
+
+    keras_tdplus._HOMES = tuple(home for home in keras_tdplus._HOMES if home != "params")
 
 
 @mutant(

@@ -138,9 +138,9 @@ def test_a_registered_formula_must_return_a_count():
         ):
             count_flops(Scale(), (None, 5, 3))
     finally:
-        from keras_tdplus.params._formulas.user import USER_FLOPS
+        from keras_tdplus.params._registry import REGISTRY
 
-        USER_FLOPS.pop(Scale)
+        REGISTRY[Scale].flops = None
     with pytest.raises(TypeError, match=r"expected a subclass of keras.layers.Layer"):
         register_flops_formula(int, lambda *args: 0)
 

@@ -13,7 +13,7 @@ from _layer_cases import LAYER_CASES, exported_layer_classes
 from keras import layers
 
 from keras_tdplus.params import count_params, explain_params
-from keras_tdplus.params._formulas import NO_FORMULA, covered_classes
+from keras_tdplus.params._registry import REGISTRY, registered
 
 # A layer's weights and their shapes are the same on every backend, and the
 # calculator reads configs, never tensors: the whole of keras.layers is checked
@@ -24,6 +24,14 @@ pytestmark = pytest.mark.backend("jax")
 
 
 _EXPORTED = exported_layer_classes()
+
+# The classes no formula can count (their weights come from code), and those with a formula.
+NO_FORMULA = {cls.__name__ for cls, entry in REGISTRY.items() if entry.why_no_weights}
+
+
+def covered_classes():
+    return {cls.__name__ for cls in registered("weights")}
+
 
 # Classes newer than the pinned Keras (3.15.1), checked where the installed Keras has them (the
 # keras-nightly env). Kept out of _layer_cases.py, whose cases the FLOPs reference measured on

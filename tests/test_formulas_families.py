@@ -228,9 +228,10 @@ _FIXED = {"ConvLSTM3D", "STFTSpectrogram", "LayerScale", "OpNode"}
 
 @pytest.mark.backend_independent
 def test_every_formula_is_drawn_here_or_in_test_params():
-    from keras_tdplus.params._formulas.base import FORMULAS
+    from keras_tdplus.params._explain import zero_weights
+    from keras_tdplus.params._registry import REGISTRY
 
-    weightless = {name for name, formula in FORMULAS.items() if formula.__name__ == "zero"}
+    weightless = {cls.__name__ for cls, entry in REGISTRY.items() if entry.weights is zero_weights}
     drawn = set(_STRATEGIES) | set(_ALSO) | set(_OLDER) | _FIXED | weightless | set(_NEWER)
     assert drawn >= set(params.covered_layers()) - {"Sequential", "Functional"}
 

@@ -43,9 +43,9 @@ def _gated_weights(layer, input_shape):
 def registered():
     keras_tdplus.register_param_formula(_Gated, _gated_weights)
     yield
-    from keras_tdplus.params._formulas.user import USER_FORMULAS
+    from keras_tdplus.params._registry import REGISTRY
 
-    USER_FORMULAS.pop(_Gated)
+    REGISTRY.pop(_Gated)
 
 
 def test_unregistered_class_asks_for_a_formula():
@@ -81,9 +81,9 @@ def test_decorator_form_and_dict_results():
     try:
         assert explain_params(Bias(), (None, 7)).trainable == 7
     finally:
-        from keras_tdplus.params._formulas.user import USER_FORMULAS
+        from keras_tdplus.params._registry import REGISTRY
 
-        USER_FORMULAS.pop(Bias)
+        REGISTRY.pop(Bias)
 
 
 def test_bad_registrations_are_refused():

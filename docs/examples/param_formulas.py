@@ -74,9 +74,11 @@ for layer, shape in examples:
 # --8<-- [end:table_markdown]
 
 # --8<-- [start:zero_markdown]
-from keras_tdplus.params._formulas.weightless import WEIGHTLESS  # the classes filed as weightless
+from keras_tdplus.params._explain import zero_weights
+from keras_tdplus.params._registry import REGISTRY  # what the calculator knows, by class
 
-print(", ".join(f"`{name}`" for name in sorted(WEIGHTLESS)))
+weightless = [cls.__name__ for cls, entry in REGISTRY.items() if entry.weights is zero_weights]
+print(", ".join(f"`{name}`" for name in sorted(weightless)))
 # --8<-- [end:zero_markdown]
 
 keras.backend.clear_session()

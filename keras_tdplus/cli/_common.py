@@ -38,8 +38,11 @@ class UsageError(Exception):
     """Bad command-line arguments: one line on stderr and exit status 2."""
 
 
-def fail_line(prog, error, subject=None, verb="cannot check", every_line=False):
-    """The one line on stderr for `error`, raised while working on `subject` (a path)."""
+def fail_line(prog, error, subject=None, verb="cannot check", every_line=False, text=None):
+    """The one line on stderr for `error`, raised while working on `subject` (a path).
+
+    `text` says the error in the command's own terms, when not `str(error)`.
+    """
     if isinstance(error, UnreadableModelFile):
         return f"{prog}: {error}"
     if isinstance(error, RecursionError):
@@ -47,7 +50,7 @@ def fail_line(prog, error, subject=None, verb="cannot check", every_line=False):
     elif isinstance(error, MemoryError):
         reason = "refused: it needs more memory than there is"
     else:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        lines = [line.strip() for line in (text or str(error)).splitlines() if line.strip()]
         if not every_line:
             lines = lines[:1]
         # Lines that end a sentence already are not followed by a stray ';'.

@@ -2,14 +2,13 @@
 
 import argparse
 import os
-import re
 import sys
 import warnings
 
 from keras import layers
 
 from keras_tdplus._config.reader import read_model_file
-from keras_tdplus._messages import format_shape
+from keras_tdplus._messages import format_shape, reworded
 from keras_tdplus.cli._common import (
     EPILOG,
     NOT_CHECKED,
@@ -20,9 +19,7 @@ from keras_tdplus.cli._common import (
     input_shape_arg,
     int_at_least,
 )
-from keras_tdplus.layers._time_distributed_dense import (
-    TimeDistributedDense as _TimeDistributedDense,
-)
+from keras_tdplus.layers import TimeDistributedDense as _TimeDistributedDense
 from keras_tdplus.params import estimate_memory, explain_flops, explain_params, param_table
 
 __all__ = ["main"]
@@ -163,21 +160,19 @@ def _kwargs_text(kwargs):
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
-def _in_cli_terms(message):
-    """A library message with its Python fixes said as this command's options."""
-    message = message.replace("pass allow_build=True", "pass --allow-build")
-    message = re.sub(r"\bbatch_size=(\d+)", r"--batch-size \1", message)
-    message = message.replace(
-        "param_table(model, input_shape=(None, ...))",
-        "pass --input-shape, without the batch axis",
-    )
-
-    def option(match):
-        dims = match.group(1).replace(" ", "")
-        return f"--input-shape {dims.rstrip(',')}"
-
-    # A batch shape `(None, 1, 3)` is `--input-shape 1,3` here.
-    return re.sub(r"\binput_shape=\(None, ([^()]*)\)", option, message)
+def _as_option(argument):
+    """An `Argument` of a library message, said as this command's option."""
+    if argument.name == "allow_build":
+        return "--allow-build"
+    if argument.name == "batch_size":
+        return f"--batch-size {argument.value}"
+    shape = argument.value
+    if argument.name == "input_shape" and shape is None:
+        return "pass --input-shape, without the batch axis"
+    if argument.name == "input_shape" and shape[0] is None:
+        # A batch shape `(None, 1, 3)` is `--input-shape 1,3` here.
+        return "--input-shape " + ",".join(str(d) for d in shape[1:])
+    return str(argument)
 
 
 def _is_model_path(target):
@@ -248,8 +243,9 @@ def main(argv):
         print(f"{_PROG}: {error}", file=sys.stderr)
         return NOT_CHECKED
     except Exception as error:
-        line = fail_line(_PROG, error, model_path, "cannot count", every_line=True)
-        print(_in_cli_terms(line), file=sys.stderr)
+        text = reworded(error, _as_option)
+        line = fail_line(_PROG, error, model_path, "cannot count", every_line=True, text=text)
+        print(line, file=sys.stderr)
         return NOT_CHECKED
     print(explanation)
     print(f"  formula: n = {explanation.formula}")

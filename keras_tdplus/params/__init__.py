@@ -21,30 +21,25 @@ slots and activations.
 """
 
 import contextlib
-import numbers
 
 import keras
 from keras import layers
 
 from keras_tdplus._config.rebuild import rebuild_layer
+from keras_tdplus._config.source import is_model_source, read_model_config
+from keras_tdplus._messages import worded
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.params._count import (
     covered_layers,
-    declared_inputs,
     explain,
     explain_flops_of,
     has_param_formula,
-    is_model_source,
     layer_view,
-    merged_inputs,
     model_table,
-    normalize_shape,
-    read_model_config,
     table_explanation,
     table_flops,
 )
-from keras_tdplus.params._formulas.base import RankError
-from keras_tdplus.params._formulas.user import register_user_flops, register_user_formula
+from keras_tdplus.params._families.base import RankError
 from keras_tdplus.params._memory import MemoryEstimate, memory_of
 from keras_tdplus.params._results import (
     FlopExplanation,
@@ -52,8 +47,17 @@ from keras_tdplus.params._results import (
     ParamRow,
     ParamTable,
     WeightSpec,
-    format_output_shape,
 )
+from keras_tdplus.params._shapes import (
+    check_batch_size,
+    declared_inputs,
+    merged_inputs,
+    normalize_shape,
+    one_batch,
+    require_known,
+    with_batch,
+)
+from keras_tdplus.params._user import register_user_flops, register_user_formula
 
 __all__ = [
     "FlopExplanation",
@@ -81,14 +85,7 @@ def count_params(layer, input_shape, allow_build=False):
     exactly as `layer.count_params()` would report it once built. The layer
     stays unbuilt: no weights are created.
 
-    Args:
-        layer: A `keras.layers.Layer` (built or not), a Sequential or
-            Functional model, or a serialized layer config
-            (`{"class_name": ..., "config": ...}`).
-        input_shape: The input shape including the batch axis, e.g.
-            `(None, 5, 1)`; a list of shapes for a merging layer.
-        allow_build: For a layer without a formula here, count it by building
-            a throwaway copy instead of raising.
+    Takes the arguments of `explain_params`, and raises what it raises.
 
     Returns:
         The number of parameters, an `int`.
@@ -252,7 +249,7 @@ def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
     FLOPs = time * (2 * batch * inputs * 4 * units + 2 * batch * units * 4 * units)
     = 10 * (2 * 1 * 1 * 4 * 5 + 2 * 1 * 5 * 4 * 5) = 2,400
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     with _public_errors():
         if isinstance(source, layers.Layer) and not _is_model(source):
             if input_shape is None:
@@ -262,10 +259,10 @@ def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
                 )
             shape = normalize_shape(input_shape, "input_shape")
             if isinstance(shape, list):  # a layer called on several inputs: one batch for all
-                batch_size = _one_batch(source.name, shape, batch_size)
-                shape = [_with_batch(s, batch_size) for s in shape]
+                batch_size = one_batch(source.name, shape, batch_size)
+                shape = [with_batch(s, batch_size) for s in shape]
             else:
-                shape = _with_batch(shape, batch_size)
+                shape = with_batch(shape, batch_size)
             if has_param_formula(source):
                 explain(source, shape, allow_build)  # the same shape checks as count_params
             return explain_flops_of(source, shape)
@@ -313,74 +310,22 @@ def estimate_memory(source, batch_size=None, optimizer="adam", input_shape=None,
 
 def _costs_table(source, input_shape, batch_size, allow_build):
     """`(table, batch)`: the model's table with FLOPs and activations, every input size known."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     config = read_model_config(source)
     given = None
     if input_shape is not None:
         shape = normalize_shape(input_shape, "input_shape")
         shapes = shape if isinstance(shape, list) else [shape]
-        given = [s if batch_size is None else _with_batch(s, batch_size) for s in shapes]
+        given = [s if batch_size is None else with_batch(s, batch_size) for s in shapes]
     declared = declared_inputs(config)
     name = config[1].get("name", config[0].lower())
     with _public_errors():
         merged = merged_inputs(name, declared, given)
         for (input_name, _), shape in zip(declared, merged, strict=True):
-            _require_known(name, input_name, shape, batch_size)
-        batch_size = _one_batch(name, merged, batch_size)
-        merged = [_with_batch(s, batch_size) for s in merged]
+            require_known(name, input_name, shape, batch_size)
+        batch_size = one_batch(name, merged, batch_size)
+        merged = [with_batch(s, batch_size) for s in merged]
         return model_table(config, merged, allow_build, costs=True), merged[0][0]
-
-
-def _require_known(model_name, input_name, shape, batch_size):
-    if shape is None:
-        raise ValueError(
-            f"Model '{model_name}' has no input shape: it has no Input layer and was never "
-            "built. Fix: pass input_shape=(None, ...) with every axis but the batch filled in"
-        )
-    unknown = [axis for axis, size in enumerate(shape) if size is None and axis > 0]
-    if unknown:
-        filled = tuple(None if axis == 0 else (size or "T") for axis, size in enumerate(shape))
-        raise ValueError(
-            f"Model '{model_name}' input '{input_name}' has an unknown size on axis "
-            f"{unknown[0]} ({format_output_shape(shape)}), and its FLOPs and activations grow "
-            f"with it. Fix: pass input_shape={format_output_shape(filled)} with T the size "
-            "to count for"
-        )
-
-
-def _with_batch(shape, batch_size):
-    if batch_size is None:
-        return (shape[0] or 1, *shape[1:])
-    if shape[0] is not None and shape[0] != batch_size:
-        raise ValueError(
-            f"The batch axis is fixed to {shape[0]} (shape {format_output_shape(shape)}), but "
-            f"batch_size={batch_size}. Fix: count with batch_size={shape[0]}, or give the "
-            "input a free batch axis (None)"
-        )
-    return (int(batch_size), *shape[1:])
-
-
-def _one_batch(name, shapes, batch_size):
-    """The batch every input is counted at: `batch_size`, or the one the shapes fix."""
-    fixed = sorted({s[0] for s in shapes if s[0] is not None})
-    if len(fixed) > 1:
-        raise ValueError(
-            f"'{name}' takes several inputs whose batch axes are fixed to different sizes "
-            f"({', '.join(map(str, fixed))}); one forward pass has one batch. Fix: give every "
-            "input the same batch, or None with batch_size=N"
-        )
-    return batch_size if batch_size is not None or not fixed else fixed[0]
-
-
-def _check_batch_size(batch_size):
-    if batch_size is None:
-        return
-    integral = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
-    if not integral or batch_size < 1:
-        raise ValueError(
-            "Received an invalid value for `batch_size`, expected a positive int. "
-            f"Received: batch_size={batch_size!r}"
-        )
 
 
 def _is_model(layer):
@@ -430,7 +375,7 @@ def _public_errors():
     try:
         yield
     except RankError as error:
-        raise SequenceShapeError(str(error)) from None
+        raise worded(SequenceShapeError, error.parts) from None
 
 
 def register_param_formula(layer_class, formula=None):

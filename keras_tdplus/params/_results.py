@@ -51,11 +51,11 @@ class ParamExplanation:
 
     >>> from keras import layers
     >>> import keras_tdplus as tdp
-    >>> explanation = tdp.explain_params(layers.GRU(3), (None, 4, 2))
+    >>> explanation = tdp.explain_params(layers.SimpleRNN(3), (None, 4, 2))
     >>> explanation.formula
-    '3 * ((inputs + 2) * units + units^2)'
+    '(inputs + 1) * units + units^2'
     >>> explanation.total, explanation.trainable, explanation.non_trainable
-    (63, 63, 0)
+    (18, 18, 0)
     """
 
     class_name: str
@@ -79,33 +79,20 @@ class ParamExplanation:
         return self.total - self.trainable
 
     def __str__(self):
-        head = self.signature
-        if self.variables:
-            head += " on " + ", ".join(f"{k}={v}" for k, v in self.variables.items())
         working = f"n = {self.substituted}"
         if self.substituted != str(self.total):
             working += f" = {self.total}"
         if self.non_trainable:
             working += f" ({self.trainable} trainable, {self.non_trainable} non-trainable)"
-        return f"{head}: {working}"
+        return f"{_head(self)}: {working}"
 
     def __repr__(self):
-        return (
-            f"ParamExplanation(layer_name={self.layer_name!r}, class_name={self.class_name!r}, "
-            f"total={self.total}, trainable={self.trainable}, "
-            f"non_trainable={self.non_trainable}, formula={self.formula!r})"
-        )
+        return _repr(self, f"trainable={self.trainable}, non_trainable={self.non_trainable}")
 
     def to_dict(self):
         """A JSON-serializable dict of every field and count."""
         return {
-            "class_name": self.class_name,
-            "layer_name": self.layer_name,
-            "signature": self.signature,
-            "variables": dict(self.variables),
-            "formula": self.formula,
-            "substituted": self.substituted,
-            "total": self.total,
+            **_explanation_fields(self),
             "trainable": self.trainable,
             "non_trainable": self.non_trainable,
             "weights": [
@@ -159,9 +146,6 @@ class FlopExplanation:
         return bool(self.missing)
 
     def __str__(self):
-        head = self.signature
-        if self.variables:
-            head += " on " + ", ".join(f"{k}={v}" for k, v in self.variables.items())
         working = f"FLOPs = {self.formula}"
         if self.substituted != self.formula:
             working += f" = {self.substituted}"
@@ -169,24 +153,15 @@ class FlopExplanation:
             working += f" = {self.total:,}"
         if self.missing:
             working += f" (partial: no FLOPs formula for {', '.join(self.missing)})"
-        return f"{head}: {working}"
+        return f"{_head(self)}: {working}"
 
     def __repr__(self):
-        return (
-            f"FlopExplanation(layer_name={self.layer_name!r}, class_name={self.class_name!r}, "
-            f"total={self.total}, partial={self.partial}, formula={self.formula!r})"
-        )
+        return _repr(self, f"partial={self.partial}")
 
     def to_dict(self):
         """A JSON-serializable dict of every field."""
         return {
-            "class_name": self.class_name,
-            "layer_name": self.layer_name,
-            "signature": self.signature,
-            "variables": dict(self.variables),
-            "formula": self.formula,
-            "substituted": self.substituted,
-            "total": self.total,
+            **_explanation_fields(self),
             "missing": list(self.missing),
         }
 
@@ -201,25 +176,11 @@ class ParamRow:
     explanation: ParamExplanation
     flops: FlopExplanation = None
 
-    @property
-    def formula(self):
-        return self.explanation.formula
-
-    @property
-    def substituted(self):
-        return self.explanation.substituted
-
-    @property
-    def total(self):
-        return self.explanation.total
-
-    @property
-    def trainable(self):
-        return self.explanation.trainable
-
-    @property
-    def non_trainable(self):
-        return self.explanation.non_trainable
+    formula = property(lambda self: self.explanation.formula)
+    substituted = property(lambda self: self.explanation.substituted)
+    total = property(lambda self: self.explanation.total)
+    trainable = property(lambda self: self.explanation.trainable)
+    non_trainable = property(lambda self: self.explanation.non_trainable)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -384,6 +345,27 @@ class ParamTable:
                 }
             ),
         }
+
+
+def _repr(explanation, counts):
+    return (
+        f"{type(explanation).__name__}(layer_name={explanation.layer_name!r}, "
+        f"class_name={explanation.class_name!r}, total={explanation.total}, {counts}, "
+        f"formula={explanation.formula!r})"
+    )
+
+
+def _head(explanation):
+    """`LSTM(units=5) on inputs=1`: what an explanation is of, and the sizes it read."""
+    sizes = ", ".join(f"{k}={v}" for k, v in explanation.variables.items())
+    return explanation.signature + (f" on {sizes}" if sizes else "")
+
+
+def _explanation_fields(explanation):
+    """The fields a weights and a FLOPs explanation share, for `to_dict`."""
+    names = ("class_name", "layer_name", "signature", "variables", "formula", "substituted")
+    fields = {name: getattr(explanation, name) for name in (*names, "total")}
+    return {**fields, "variables": dict(explanation.variables)}
 
 
 def _flops_cell(flops):

@@ -13,8 +13,9 @@ from keras_tdplus._config.call_shapes import (
 )
 from keras_tdplus._config.reader import UnsafeConfig
 from keras_tdplus._config.rebuild import NotRebuilt, UnknownClass, rebuild_layer
+from keras_tdplus._config.source import read_model_config
 from keras_tdplus._config.walk import Visitor, entry_name, layer_entries, walk
-from keras_tdplus._kinds import MODEL_CLASSES, is_model_config
+from keras_tdplus._kinds import is_model_config
 from keras_tdplus._messages import format_shape, message, short_repr
 from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.validation._lint_report import Finding, ShapeReport
@@ -451,7 +452,11 @@ def check_saved_config(saved, input_shape=None):
     config = saved["config"]
     name = config.get("name") if isinstance(config.get("name"), str) else "model"
     class_name = saved.get("class_name")
-    if class_name not in MODEL_CLASSES or not is_model_config(config):
+    try:
+        _, config = read_model_config(saved)
+    except ValueError:
+        config = None
+    if not is_model_config(config):
         module = saved.get("module")
         where = f" from module {short_repr(module)}" if module else ""
         return ShapeReport(
@@ -467,7 +472,6 @@ def check_saved_config(saved, input_shape=None):
                 ),
             ),
         )
-    build_config = saved.get("build_config")
-    build_shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
-    fallback = [config.get("build_input_shape"), build_shape]
+    # The config holds the saved build shape now (see `read_model_config`).
+    fallback = [config.get("build_input_shape")]
     return _lint(config, _ConfigSource(), name, _valid_input_shape(input_shape), fallback)

@@ -1,0 +1,203 @@
+"""The recurrent layers, their cells, RNN and ConvLSTM: their weights, and their FLOPs.
+
+Each of the `time` steps runs its cell's matrix products: a LSTM, GRU or
+SimpleRNN step multiplies the step's inputs and the previous state by `gates *
+units` columns (4 gates, 3, 1): `2 * batch * (inputs + units) * gates * units`
+FLOPs. A GRU with `reset_after=False` splits its recurrent product in two,
+which multiplies as many numbers. ConvLSTM steps convolve the input and the
+state into `4 * filters` channels.
+"""
+
+import math
+
+from keras import layers
+
+from keras_tdplus.params._explain import leaf, products, repeated, summed
+from keras_tdplus.params._families.base import (
+    channels_axis,
+    each_step,
+    input_channels,
+    inside,
+    kernel_terms,
+    known,
+    known_sizes,
+    no_bias,
+    require_rank,
+    spatial_axes,
+)
+from keras_tdplus.params._registry import flops_formula, weights_formula
+from keras_tdplus.params._results import FlopExplanation, ParamExplanation
+
+__all__ = ["cell_output_size"]
+
+RECURRENT = (layers.LSTM, layers.GRU, layers.SimpleRNN)
+CELLS = (layers.LSTMCell, layers.GRUCell, layers.SimpleRNNCell)
+CONV_LSTM = (layers.ConvLSTM1D, layers.ConvLSTM2D, layers.ConvLSTM3D)
+
+# The gates of each layer and of its cell.
+_GATES = {
+    layers.LSTM: 4,
+    layers.GRU: 3,
+    layers.SimpleRNN: 1,
+    layers.LSTMCell: 4,
+    layers.GRUCell: 3,
+    layers.SimpleRNNCell: 1,
+}
+
+
+def _cell_weights(layer, cell, inputs, owner):
+    """The explanation of a LSTM/GRU/SimpleRNN `cell` on `inputs` features, named as `layer`."""
+    units = cell.units
+    gates = _GATES[type(cell)]
+    is_gru = type(cell) is layers.GRUCell
+    reset_after = is_gru and cell.reset_after
+    weights = [
+        ("kernel", (inputs, gates * units), True),
+        ("recurrent_kernel", (units, gates * units), True),
+    ]
+    if cell.use_bias:
+        bias_shape = (2, gates * units) if reset_after else (gates * units,)
+        weights.append(("bias", bias_shape, True))
+        biases = " + 2" if reset_after else " + 1"
+        inner = f"({{inputs}}{biases}) * {{units}} + {{units}}^2"
+    else:
+        inner = "{inputs} * {units} + {units}^2"
+    template = inner if gates == 1 else f"{gates} * ({inner})"
+    signature = f"{type(layer).__name__}(units={units}{no_bias(cell)}"
+    if is_gru and cell.use_bias:
+        signature += f", reset_after={cell.reset_after}"
+    signature += ")"
+    values = {"inputs": inputs, "units": units}
+    return leaf(layer, signature, template, values, ("inputs",), weights, owner=owner)
+
+
+@weights_formula(*RECURRENT)
+def _recurrent(layer, shape, count):
+    require_rank(layer, shape, rank=3, expected="(batch, time, features)")
+    inputs = known(layer, shape, -1, "inputs")
+    return _cell_weights(layer, layer.cell, inputs, layer.cell)
+
+
+@weights_formula(*CELLS)
+def _cell(layer, shape, count):
+    require_rank(layer, shape, rank=2, expected="(batch, features)")
+    inputs = known(layer, shape, -1, "inputs")
+    return _cell_weights(layer, layer, inputs, layer)
+
+
+@weights_formula(layers.RNN)
+def _rnn(layer, shape, count):
+    require_rank(layer, shape, min_rank=3, expected="(batch, time, features)")
+    inner = inside(layer, count, layer.cell, (shape[0], *shape[2:]))
+    return summed(layer, f"RNN({inner.signature})", [inner])
+
+
+@weights_formula(layers.StackedRNNCells)
+def _stacked_cells(layer, shape, count):
+    require_rank(layer, shape, min_rank=2, expected="(batch, features)")
+    parts = []
+    for cell in layer.cells:
+        parts.append(inside(layer, count, cell, shape))
+        shape = (shape[0], cell_output_size(cell))
+    signature = f"StackedRNNCells([{', '.join(p.signature for p in parts)}])"
+    return summed(layer, signature, parts, ParamExplanation)
+
+
+def cell_output_size(cell):
+    """The features a recurrent cell passes to the next cell of a stack."""
+    size = getattr(cell, "output_size", None)
+    if size is None:
+        state = cell.state_size
+        size = state[0] if isinstance(state, (list, tuple)) else state
+    return size
+
+
+@weights_formula(*CONV_LSTM)
+def _conv_lstm(layer, shape, count):
+    cell = layer.cell
+    rank = len(cell.kernel_size)
+    channels = input_channels(layer, shape, rank, cell.data_format, time_axis=True)
+    filters = cell.filters
+    names, values = kernel_terms(cell.kernel_size)
+    values.update(channels=channels, filters=filters)
+    kernels = " * ".join(f"{{{n}}}" for n in names)
+    weights = [
+        ("kernel", (*cell.kernel_size, channels, 4 * filters), True),
+        ("recurrent_kernel", (*cell.kernel_size, filters, 4 * filters), True),
+    ]
+    if cell.use_bias:
+        weights.append(("bias", (4 * filters,), True))
+        template = f"4 * ({kernels} * ({{channels}} + {{filters}}) * {{filters}} + {{filters}})"
+    else:
+        template = f"4 * {kernels} * ({{channels}} + {{filters}}) * {{filters}}"
+    signature = _conv_lstm_signature(layer) + no_bias(cell) + ")"
+    return leaf(layer, signature, template, values, ("channels",), weights, owner=cell)
+
+
+def _conv_lstm_signature(layer):
+    cell = layer.cell
+    size = cell.kernel_size[0] if len(cell.kernel_size) == 1 else tuple(cell.kernel_size)
+    return f"{type(layer).__name__}(filters={cell.filters}, kernel_size={size}"
+
+
+def _step(layer, cell, batch, inputs):
+    gates = _GATES[type(cell)]
+    values = {"batch": batch, "inputs": inputs, "units": cell.units}
+    terms = [["batch", "inputs", gates, "units"], ["batch", "units", gates, "units"]]
+    signature = f"{type(layer).__name__}(units={cell.units})"
+    return products(layer, signature, terms, values)
+
+
+@flops_formula(*RECURRENT)
+def _recurrent_flops(layer, shape, output, count):
+    batch, time, inputs = known_sizes(layer, shape, [0, 1, 2], "batch, time, inputs")
+    step = _step(layer, layer.cell, batch, inputs)
+    return repeated(layer, step.signature, "time", time, step)
+
+
+@flops_formula(*CELLS)
+def _cell_flops(layer, shape, output, count):
+    batch, inputs = known_sizes(layer, shape, [0, 1], "batch, inputs")
+    return _step(layer, layer, batch, inputs)
+
+
+@flops_formula(layers.RNN)
+def _rnn_flops(layer, shape, output, count):
+    return each_step(layer, shape, count, layer.cell, "RNN")
+
+
+@flops_formula(layers.StackedRNNCells)
+def _stacked_cells_flops(layer, shape, output, count):
+    parts = []
+    for cell in layer.cells:
+        parts.append(count(cell, shape))
+        shape = (shape[0], cell_output_size(cell))
+    signature = f"StackedRNNCells([{', '.join(p.signature for p in parts)}])"
+    return summed(layer, signature, parts, FlopExplanation)
+
+
+@flops_formula(*CONV_LSTM)
+def _conv_lstm_flops(layer, shape, output, count):
+    cell = layer.cell
+    rank = len(cell.kernel_size)
+    # The state has the positions of the output: the input convolution's own (its strides and
+    # padding); the state's convolution keeps them ("same", stride 1).
+    state = output[0] if isinstance(output, list) else output  # return_state: [output, h, c]
+    axes = spatial_axes(state, rank, cell.data_format)
+    batch, time = known_sizes(layer, shape, [0, 1], "batch, time")
+    positions = math.prod(known_sizes(layer, state, axes, "output positions"))
+    names, kernel = kernel_terms(cell.kernel_size)
+    values = {
+        "batch": batch,
+        "positions": positions,
+        **kernel,
+        "channels": shape[channels_axis(shape, rank, cell.data_format)],
+        "filters": cell.filters,
+    }
+    terms = [
+        ["batch", "positions", *names, "channels", 4, "filters"],
+        ["batch", "positions", *names, "filters", 4, "filters"],
+    ]
+    signature = _conv_lstm_signature(layer) + ")"
+    step = products(layer, signature, terms, values)
+    return repeated(layer, signature, "time", time, step)
