@@ -465,6 +465,19 @@ def strategy_groups_ignore_the_batch():
 
 
 @mutant(
+    "the groups below the pooling line ignore the batch: calls of `batch` times the frames",
+    (FOLD_RULE, "pooling_line"),
+)
+def strategy_pooling_groups_ignore_the_batch():
+    from keras_tdplus.layers import _strategy
+
+    original = _strategy.steps_below
+    _strategy.steps_below = lambda batch, steps, elements, frame: original(
+        1, steps, elements, frame
+    )
+
+
+@mutant(
     "the groups of steps are joined in reverse time order",
     (FOLD_SEMANTICS, "groups_of_steps"),
 )

@@ -360,6 +360,70 @@ def test_a_fold_without_a_convolution_is_one_call(factory, shape):
     assert decision.group_frames is None
 
 
+def _expected_group_elements():
+    """The pooling line the strategy should keep groups below: on a CPU under JAX, else None."""
+    from keras_tdplus.layers import _strategy
+
+    assert set(_strategy.POOLING_ELEMENTS) == {"jax"}
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return _strategy.POOLING_ELEMENTS["jax"] if jax.default_backend() == "cpu" else None
+
+
+@pytest.mark.parametrize(
+    ("factory", "shape", "pools"),
+    [
+        (lambda: keras.Sequential([layers.MaxPooling2D(2), layers.Flatten()]), (2, 5, 4, 4, 3), 1),
+        (lambda: layers.AveragePooling1D(2), (2, 5, 6, 3), 1),
+        (lambda: layers.MaxPooling3D(2), (2, 5, 4, 4, 4, 1), 1),
+        (lambda: layers.GlobalMaxPooling2D(), (2, 5, 4, 4, 3), 0),
+        (
+            lambda: keras.Sequential([layers.Conv2D(2, 3), layers.MaxPooling2D(2)]),
+            (2, 5, 8, 8, 1),
+            0,
+        ),
+    ],
+    ids=["pool_flatten", "avg1d", "max3d", "global_is_a_reduce", "conv_groups_by_frames"],
+)
+def test_a_pooling_window_runs_in_groups_below_the_pooling_line_on_a_cpu_under_jax(
+    factory, shape, pools
+):
+    decision = _decide(factory(), shape)
+    assert decision.mode == rule.FOLD
+    expected = _expected_group_elements() if pools else None
+    assert decision.group_elements == expected
+    if expected is not None:
+        assert decision.group_frames is None
+        assert f"groups of whole steps of fewer than {expected:,} input elements" in decision.reason
+    elif pools:
+        assert "groups" not in decision.reason
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    ("batch", "steps", "frame", "expected", "below"),
+    [
+        (2, 64, (16, 16, 3), 2, True),  # 2 steps of 2 frames of 768: 3,072 elements a call
+        (1, 10, (16, 16, 3), 5, True),  # 5 frames: 3,840
+        (16, 16, (16, 16, 3), 16, False),  # one step alone is 12,288 elements: one call
+        (2, 16, (16, 16, 16), 16, False),  # one frame alone is 4,096: one call
+        (2, 10, (None, 3), 10, False),  # a frame of unknown size: one call
+        (1, 5000, (4,), 1023, True),
+        (2, 1000, (16, 16, 3), 16, False),  # past MAX_GROUPS calls the groups grow: 63 calls
+    ],
+)
+def test_steps_below_the_pooling_line(batch, steps, frame, expected, below):
+    from keras_tdplus.layers import _strategy
+
+    per_group = _strategy.steps_below(batch, steps, 4096, frame)
+    assert per_group == expected
+    assert -(-steps // per_group) <= _strategy.MAX_GROUPS
+    if below:
+        assert batch * per_group * np.prod(frame) < 4096
+
+
 def test_fold_never_runs_a_convolution_per_step_on_every_backend():
     decision = _decide(_conv_encoder(), (2, 5, 8, 8, 3), fold="never")
     assert decision == rule.Decision(rule.PER_STEP, "fold='never'")

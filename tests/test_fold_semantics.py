@@ -364,6 +364,42 @@ def test_groups_of_steps_equal_the_loop(groups_of_three_steps, name, masked, jit
         np.testing.assert_allclose(a, e, **TOL)
 
 
+# Groups below a pooling line: the strategy a fold takes for pooling on a CPU under JAX
+# (`_strategy.group_elements`), forced here on every backend. Frames of 4x4x2 at B=3 are
+# 96 elements a step: below 200, groups of 2 steps.
+
+
+@pytest.mark.parametrize("jit", _STATIC_MODES)
+def test_groups_below_a_pooling_line_equal_the_loop(monkeypatch, jit):
+    from keras_tdplus.layers import _strategy
+
+    monkeypatch.setattr(_strategy, "group_elements", lambda layer: (200, "forced in a test"))
+    step_shape = (4, 4, 2)
+    x = _data(B, T, *step_shape, seed=11)
+
+    def model(wrapper):
+        inner = keras.Sequential(
+            [layers.MaxPooling2D(2), layers.AveragePooling2D(1), layers.Flatten()]
+        )
+        inputs = keras.Input((T, *step_shape))
+        return keras.Model(inputs, layers.Dense(2)(wrapper(inner)(inputs)))
+
+    reference = model(Loop)
+    _randomize(reference, seed=12)
+    ours = model(TimeDistributed)
+    ours.set_weights(reference.get_weights())
+    assert ours.layers[-2].decision.group_elements == 200
+    assert _strategy.steps_below(B, T, 200, step_shape) == 2
+    expected = reference.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, **TOL)
+    y = _data(*expected.shape, seed=13)
+    expected_loss, expected_gradients = _train_step(reference, x, y, jit)
+    actual_loss, actual_gradients = _train_step(ours, x, y, jit)
+    np.testing.assert_allclose(actual_loss, expected_loss, **TOL)
+    for a, e in zip(actual_gradients, expected_gradients, strict=True):
+        np.testing.assert_allclose(a, e, **TOL)
+
+
 # Dropout with a noise shape.
 
 

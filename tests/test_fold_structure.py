@@ -6,9 +6,9 @@ instead of timing: how many times the inner layer's `call` runs per wrapper call
 `keras.layers.TimeDistributed` is counted the same way, to show the counters see a
 per-step loop when there is one.
 
-Where the wrapper's decision runs a convolution on groups of steps (a CPU
-under JAX or torch, `_strategy`), the count is the number of groups: never more than the
-steps and never more than `MAX_GROUPS`, so the program stops growing there.
+Where the wrapper's decision runs a convolution or a pooling window on groups of steps
+(a CPU under JAX or torch, `_strategy`), the count is the number of groups: never more than
+the steps and never more than `MAX_GROUPS`, so the program stops growing there.
 """
 
 import functools
@@ -29,6 +29,7 @@ INNER = {
     "conv1d": (lambda: layers.Conv1D(3, 2), (6, 4)),
     "conv2d": (lambda: layers.Conv2D(2, 3), (5, 5, 1)),
     "sequential": (lambda: keras.Sequential([layers.Dense(3), layers.Dense(2)]), (4,)),
+    "pool2d": (lambda: keras.Sequential([layers.MaxPooling2D(2), layers.Flatten()]), (6, 6, 3)),
 }
 
 
@@ -72,11 +73,15 @@ def test_inner_layer_is_called_once_per_wrapper_call(kind, steps):
 
 def _calls_per_wrapper_call(wrapper, shape):
     """1, or the number of groups of steps when the decision runs the fold in groups."""
-    frames = wrapper.decision.group_frames
-    if frames is None:
-        return 1
+    decision = wrapper.decision
     batch, steps = shape[:2]
-    count = -(-steps // _strategy.steps_per_group(batch, steps, frames))
+    if decision.group_frames is not None:
+        per_group = _strategy.steps_per_group(batch, steps, decision.group_frames)
+    elif decision.group_elements is not None:
+        per_group = _strategy.steps_below(batch, steps, decision.group_elements, shape[2:])
+    else:
+        return 1
+    count = -(-steps // per_group)
     assert count <= min(steps, _strategy.MAX_GROUPS)
     return count
 
@@ -164,10 +169,11 @@ FOLDED = {
 def test_traced_program_has_the_same_size_at_10_and_1000_steps(name):
     factory, inner_shape = FOLDED[name]
     layer = factory()
-    # Groups of steps, where the decision takes them, stop growing at
-    # MAX_GROUPS groups: 1024 and 2048 steps of 2 frames are 64 groups each.
-    grouped = isinstance(layer, TimeDistributed) and _decision(layer, inner_shape).group_frames
-    lengths = (1024, 2048) if grouped else (10, 1000)
+    # Groups of steps, where the decision takes them, stop growing at MAX_GROUPS
+    # groups: 2048 and 4096 steps of 2 frames are 64 groups each.
+    decision = _decision(layer, inner_shape) if isinstance(layer, TimeDistributed) else None
+    grouped = decision is not None and (decision.group_frames or decision.group_elements)
+    lengths = (2048, 4096) if grouped else (10, 1000)
     sizes = [_program_size(factory(), inner_shape, steps) for steps in lengths]
     assert sizes[0] == sizes[1]
     assert sizes[0] > 0

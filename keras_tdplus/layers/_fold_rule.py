@@ -74,12 +74,16 @@ class Decision:
         group_frames: For `FOLD`, None to call the inner layer once on every
             frame, or the most frames per call when it runs on groups of whole
             steps instead (`_strategy`: convolutions on a CPU under JAX and torch).
+        group_elements: For `FOLD`, None, or the input elements each group of
+            whole steps stays below, one call where a step has more
+            (`_strategy`: pooling on a CPU under JAX).
     """
 
     mode: str
     reason: str
     rescaled: tuple = ()
     group_frames: int | None = None
+    group_elements: int | None = None
 
 
 class ScaledRegularizer:
@@ -528,6 +532,9 @@ def classify(layer, fold="auto"):
 def _folded(layer, reason, rescaled):
     """A `FOLD` decision, with the strategy `_strategy` takes for it on this backend and device."""
     frames, why = _strategy.group_frames(layer)
-    if frames is None:
-        return Decision(FOLD, reason, tuple(rescaled))
-    return Decision(FOLD, f"{reason}; {why}", tuple(rescaled), frames)
+    if frames is not None:
+        return Decision(FOLD, f"{reason}; {why}", tuple(rescaled), frames)
+    elements, why = _strategy.group_elements(layer)
+    if elements is not None:
+        return Decision(FOLD, f"{reason}; {why}", tuple(rescaled), group_elements=elements)
+    return Decision(FOLD, reason, tuple(rescaled))

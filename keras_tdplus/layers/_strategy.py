@@ -28,14 +28,37 @@ Keras' own loop, so it is never more calls than the loop makes, and at most
 program of bounded size. The math is the fold's: every frame is computed
 alone, whatever group it is in.
 
-Everywhere else (TensorFlow, and every layer without a convolution) the fold
-keeps one call. On GPUs and TPUs, which we cannot measure here, the fold is
-kept: their convolutions are fastest on large batches.
+A pooling layer (`MaxPooling*D`, `AveragePooling*D`) with no convolution
+beside it, on a CPU under JAX, has a strategy of its own. XLA hands a
+pooling window whose input or output has `POOLING_ELEMENTS` elements or more
+to YNNPACK, which for frames of a few channels is slower per frame than the
+loop XLA writes itself below that (16x16 frames of 3 channels: 1.6 us a frame
+against 1.05; with 8 or more channels YNNPACK is the faster). Keras' loop
+calls the pooling on `batch` frames at a time, below the line at small
+batches; one folded call on every frame is far above it. So the fold runs
+on groups of whole steps that stay below the line, as the loop's calls do,
+and in one call when a single step is already above it, where the loop's
+calls are too. Its frames then never meet a slower kernel than the loop's.
+
+Everywhere else (TensorFlow, and every layer without a convolution or a
+pooling window) the fold keeps one call. On GPUs and TPUs, which we cannot
+measure here, the fold is kept: their convolutions are fastest on large
+batches.
 """
+
+import math
 
 import keras
 
-__all__ = ["GROUP_FRAMES", "MAX_GROUPS", "group_frames", "steps_per_group"]
+__all__ = [
+    "GROUP_FRAMES",
+    "MAX_GROUPS",
+    "POOLING_ELEMENTS",
+    "group_elements",
+    "group_frames",
+    "steps_below",
+    "steps_per_group",
+]
 
 GROUP_FRAMES = {"jax": 16, "torch": 512}
 """The most frames one call of a grouped inner layer gets, per backend (one step may have more).
@@ -50,21 +73,34 @@ torch, groups of 512 frames were as fast as one call where that won and
 MAX_GROUPS = 64
 """The most calls a grouped inner layer gets, however many steps there are."""
 
+POOLING_ELEMENTS = {"jax": 4096}
+"""From how many elements of input or output a pooling window leaves the backend's own loop.
+
+XLA's CPU backend (jax 0.10) hands such a reduce-window to YNNPACK
+(`kMinElements` in `xla/backends/cpu/ynn_support.cc`).
+"""
+
 _CONVOLUTION_PREFIXES = ("Conv", "DepthwiseConv", "SeparableConv")
+_POOLING_PREFIXES = ("MaxPooling", "AveragePooling")
 
 
-def _convolutions(layer):
-    """The layers nested in `layer` (itself included) that run a convolution of Keras'."""
+def _nested_of_kind(layer, prefixes):
+    """The layers nested in `layer` (itself included) of a Keras class named `prefixes...`."""
     return [
         sub
         for sub in layer._flatten_layers(include_self=True, recursive=True)
         if isinstance(sub, keras.layers.Layer)
         and any(
-            cls.__name__.startswith(_CONVOLUTION_PREFIXES)
+            cls.__name__.startswith(prefixes)
             and (cls.__module__ == "keras" or cls.__module__.startswith("keras."))
             for cls in type(sub).__mro__
         )
     ]
+
+
+def _convolutions(layer):
+    """The layers nested in `layer` (itself included) that run a convolution of Keras'."""
+    return _nested_of_kind(layer, _CONVOLUTION_PREFIXES)
 
 
 def _platform(backend):
@@ -96,6 +132,40 @@ def group_frames(layer):
         f"of whole steps of at most {frames} frames (at most {MAX_GROUPS} groups): a "
         "convolution costs more per frame on a larger batch there"
     )
+
+
+def group_elements(layer):
+    """`(elements, reason)`: groups of steps below `elements` input elements, or `(None, None)`.
+
+    For a `layer` that pools with no convolution, on a CPU under JAX; decided
+    once, when the wrapper is built, as `group_frames` is.
+    """
+    backend = keras.backend.backend()
+    elements = POOLING_ELEMENTS.get(backend)
+    pooling = _nested_of_kind(layer, _POOLING_PREFIXES)
+    if elements is None or not pooling or _convolutions(layer) or _platform(backend) != "cpu":
+        return None, None
+    first = pooling[0]
+    return elements, (
+        f"on a CPU under {backend}, '{first.name}' ({type(first).__name__}) runs on groups of "
+        f"whole steps of fewer than {elements:,} input elements, as Keras' loop calls it at "
+        "small batches (in one call where one step has more): a larger pooling window goes "
+        "to another kernel there, slower for frames of few channels"
+    )
+
+
+def steps_below(batch, steps, elements, frame_shape):
+    """How many steps a call gets to stay below `elements` input elements (`group_elements`).
+
+    `steps` (one call) when a single step already has `elements` or more, or
+    when a frame's size is unknown; past `MAX_GROUPS` groups the groups grow.
+    """
+    if any(not isinstance(d, int) for d in frame_shape):
+        return steps
+    fit = (elements - 1) // max(batch * math.prod(frame_shape), 1)
+    if fit < 1:
+        return steps
+    return min(steps, max(fit, -(-steps // MAX_GROUPS)))
 
 
 def steps_per_group(batch, steps, frames):

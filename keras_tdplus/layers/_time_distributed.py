@@ -423,7 +423,7 @@ class TimeDistributed(layers.Wrapper):
             with _scaled_activity_losses(decision.rescaled, batch_and_time[1]):
                 outputs = self._call_folded(inputs, training, mask)
         else:
-            outputs = self._call_in_groups(inputs, training, mask, decision.group_frames)
+            outputs = self._call_in_groups(inputs, training, mask, decision)
         if zero_after is not None:
             outputs = zero_masked_steps(outputs, zero_after)
         self._add_activity_loss(outputs, batch_and_time[0])
@@ -437,20 +437,28 @@ class TimeDistributed(layers.Wrapper):
         outputs = self._call_inner(folded, self._inner_kwargs(training, inner_mask))
         return tree.map_structure(lambda y: _unfold(y, first), outputs)
 
-    def _call_in_groups(self, inputs, training, mask, group_frames):
-        """The fold on groups of whole steps of at most `group_frames` frames, joined in time.
+    def _call_in_groups(self, inputs, training, mask, decision):
+        """The fold on groups of whole steps, as `decision` sizes them, joined in time.
 
         The strategy `_strategy` takes where one call on every frame is slower
-        than Keras' loop (convolutions on a CPU under JAX and torch). One group, or
-        batch and time not both known numbers, is one folded call. (Measured
-        on JAX: slicing each group from the `(batch, time, ...)` input trains
-        as fast as Keras' loop; time-major groups joined by one concatenation
-        trained 1.3x slower.)
+        than Keras' loop (convolutions on a CPU under JAX and torch: at most
+        `decision.group_frames` frames a group; pooling on a CPU under JAX:
+        below `decision.group_elements` input elements). One group, or batch
+        and time not both known numbers, is one folded call. (Measured on JAX:
+        slicing each group from the `(batch, time, ...)` input trains as fast
+        as Keras' loop; time-major groups joined by one concatenation trained
+        1.3x slower.)
         """
-        batch, steps = tree.flatten(inputs)[0].shape[:2]
-        if group_frames is None or not isinstance(batch, int) or not isinstance(steps, int):
+        first = tree.flatten(inputs)[0]
+        batch, steps = first.shape[:2]
+        grouped = decision.group_frames is not None or decision.group_elements is not None
+        if not grouped or not isinstance(batch, int) or not isinstance(steps, int):
             return self._call_folded(inputs, training, mask)
-        per_group = _strategy.steps_per_group(batch, steps, group_frames)
+        if decision.group_frames is not None:
+            per_group = _strategy.steps_per_group(batch, steps, decision.group_frames)
+        else:
+            frame_shape = tuple(first.shape[2:])
+            per_group = _strategy.steps_below(batch, steps, decision.group_elements, frame_shape)
         if per_group >= steps:
             return self._call_folded(inputs, training, mask)
 
