@@ -356,7 +356,11 @@ def test_groups_of_steps_equal_the_loop(groups_of_three_steps, name, masked, jit
     if masked:
         # The masked steps differ, so their loss and gradients do too.
         return
-    y = _data(*expected.shape, seed=9)
+    _assert_trains_like(ours, reference, x, _data(*expected.shape, seed=9), jit)
+
+
+def _assert_trains_like(ours, reference, x, y, jit):
+    """One training step of `ours` gives the loss and gradients of `reference`'s."""
     expected_loss, expected_gradients = _train_step(reference, x, y, jit)
     actual_loss, actual_gradients = _train_step(ours, x, y, jit)
     np.testing.assert_allclose(actual_loss, expected_loss, **TOL)
@@ -392,12 +396,7 @@ def test_groups_below_a_pooling_line_equal_the_loop(monkeypatch, jit):
     assert _strategy.steps_below(B, T, 200, step_shape) == 2
     expected = reference.predict(x, verbose=0)
     np.testing.assert_allclose(ours.predict(x, verbose=0), expected, **TOL)
-    y = _data(*expected.shape, seed=13)
-    expected_loss, expected_gradients = _train_step(reference, x, y, jit)
-    actual_loss, actual_gradients = _train_step(ours, x, y, jit)
-    np.testing.assert_allclose(actual_loss, expected_loss, **TOL)
-    for a, e in zip(actual_gradients, expected_gradients, strict=True):
-        np.testing.assert_allclose(a, e, **TOL)
+    _assert_trains_like(ours, reference, x, _data(*expected.shape, seed=13), jit)
 
 
 # Dropout with a noise shape.

@@ -69,15 +69,21 @@ def _projected(layer, shape, sizes, plan, bias, output, signature):
     return leaf(layer, signature, " + ".join(terms), values, on, weights)
 
 
+def _plan(query_heads, kv_heads, key_size, value_size, gate):
+    """The projections' `(name, features, heads, size)` rows, in Keras' order of weights."""
+    plan = [("query", "query_features", query_heads, key_size)]
+    plan.append(("key", "key_features", kv_heads, key_size))
+    if gate:
+        plan.append(("gate", "query_features", query_heads, value_size))
+    plan.append(("value", "value_features", kv_heads, value_size))
+    return plan
+
+
 @weights_formula(layers.MultiHeadAttention)
 def _multi_head_attention(layer, shape, count):
     heads, key_dim = layer.num_heads, layer.key_dim
     value_dim = layer.value_dim or key_dim
-    plan = [("query", "query_features", "heads", "key_dim")]
-    plan.append(("key", "key_features", "heads", "key_dim"))
-    if layer._use_gate:
-        plan.append(("gate", "query_features", "heads", "value_dim"))
-    plan.append(("value", "value_features", "heads", "value_dim"))
+    plan = _plan("heads", "heads", "key_dim", "value_dim", layer._use_gate)
     bias = layer._use_bias
 
     def output(values):
@@ -95,11 +101,7 @@ def _multi_head_attention(layer, shape, count):
 @weights_formula(layers.GroupQueryAttention)
 def _grouped_query_attention(layer, shape, count):
     heads, kv_heads, head_dim = layer.num_query_heads, layer.num_key_value_heads, layer.head_dim
-    plan = [("query", "query_features", "query_heads", "head_dim")]
-    plan.append(("key", "key_features", "kv_heads", "head_dim"))
-    if layer.use_gate:
-        plan.append(("gate", "query_features", "query_heads", "head_dim"))
-    plan.append(("value", "value_features", "kv_heads", "head_dim"))
+    plan = _plan("query_heads", "kv_heads", "head_dim", "head_dim", layer.use_gate)
     bias = layer.use_bias
 
     def output(values):
@@ -236,16 +238,11 @@ def _grouped_query_attention_flops(layer, shape, output, count):
 
 @flops_formula(layers.Attention, layers.AdditiveAttention)
 def _attention_flops(layer, shape, output, count):
-    query, value, key = _query_value_key(layer, shape)
-    batch, query_steps = _positions(layer, query, "query")
-    _, value_steps = _positions(layer, value, "value")
-    values = {
-        "batch": batch,
-        "query_steps": query_steps,
-        "value_steps": value_steps,
-        "features": key[-1],
-        "value_features": value[-1],
-    }
+    _, _, sizes = _inputs(layer, shape)
+    # Attention's positions are steps, (batch, steps, features); its scores read the key's.
+    renamed = (("query_positions", "query_steps"), ("value_positions", "value_steps"))
+    values = {"batch": sizes["batch"], **{new: sizes[old] for old, new in renamed}}
+    values.update(features=sizes["key_features"], value_features=sizes["value_features"])
     weigh = ["batch", "query_steps", "value_steps", "value_features"]
     # Dot-product scores are a matrix product; additive and concat scores are element-wise.
     dot_scores = type(layer) is layers.Attention and layer.score_mode == "dot"
