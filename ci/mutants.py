@@ -478,6 +478,16 @@ def strategy_pooling_groups_ignore_the_batch():
 
 
 @mutant(
+    "a BatchNormalization in training runs in groups: statistics of each group's frames",
+    (FOLD_SEMANTICS, "batch_normalization_trains_in_one_call"),
+)
+def strategy_groups_split_batch_statistics():
+    from keras_tdplus.layers import _strategy
+
+    _strategy.batch_statistics = lambda layer: []
+
+
+@mutant(
     "the groups of steps are joined in reverse time order",
     (FOLD_SEMANTICS, "groups_of_steps"),
 )

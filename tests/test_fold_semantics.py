@@ -399,6 +399,46 @@ def test_groups_below_a_pooling_line_equal_the_loop(monkeypatch, jit):
     _assert_trains_like(ours, reference, x, _data(*expected.shape, seed=13), jit)
 
 
+def test_batch_normalization_trains_in_one_call_where_the_fold_runs_in_groups(monkeypatch):
+    # Groups (forced here on every backend) would normalize each group by its own frames: in
+    # training the wrapper calls the inner layer once, with the fold's documented statistics of
+    # all `batch * time` frames; in inference, where the moving statistics are used, it groups.
+    from keras_tdplus.layers import _strategy
+
+    monkeypatch.setattr(_strategy, "group_elements", lambda layer: (200, "forced in a test"))
+    step_shape = (4, 4, 2)
+    scale = np.linspace(0.5, 3.0, T, dtype="float32")[None, :, None, None, None]
+    x = _data(B, T, *step_shape, seed=14) * scale
+
+    def inner():
+        return keras.Sequential(
+            [layers.BatchNormalization(momentum=0.5), layers.MaxPooling2D(2), layers.Flatten()]
+        )
+
+    wrapper = TimeDistributed(inner())
+    wrapper.build(x.shape)
+    decision = wrapper.decision
+    assert decision.group_elements == 200 and not decision.group_in_training
+    assert "normalizes by all the frames of its call" in decision.reason
+    calls = []
+    original = wrapper.layer.call
+    wrapper.layer.call = lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs)
+    trained = _numpy(wrapper(x, training=True))
+    assert len(calls) == 1
+    one_call = inner()
+    expected = _numpy(one_call(x.reshape(B * T, *step_shape), training=True))
+    np.testing.assert_allclose(trained, expected.reshape(B, T, -1), **TOL)
+    np.testing.assert_allclose(
+        _numpy(wrapper.layer.layers[0].moving_mean),
+        _numpy(one_call.layers[0].moving_mean),
+        **TOL,
+    )
+    inferred = _numpy(wrapper(x, training=False))
+    assert len(calls) == 1 + 2  # groups of 2 steps
+    per_step = [_numpy(one_call(x[:, t], training=False)) for t in range(T)]
+    np.testing.assert_allclose(inferred, np.stack(per_step, axis=1), **TOL)
+
+
 # Dropout with a noise shape.
 
 

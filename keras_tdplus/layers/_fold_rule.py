@@ -77,6 +77,8 @@ class Decision:
         group_elements: For `FOLD`, None, or the input elements each group of
             whole steps stays below, one call where a step has more
             (`_strategy`: pooling on a CPU under JAX).
+        group_in_training: False when the groups are for inference only: a
+            nested `BatchNormalization` normalizes by all the frames in training.
     """
 
     mode: str
@@ -84,6 +86,7 @@ class Decision:
     rescaled: tuple = ()
     group_frames: int | None = None
     group_elements: int | None = None
+    group_in_training: bool = True
 
 
 class ScaledRegularizer:
@@ -532,9 +535,23 @@ def classify(layer, fold="auto"):
 def _folded(layer, reason, rescaled):
     """A `FOLD` decision, with the strategy `_strategy` takes for it on this backend and device."""
     frames, why = _strategy.group_frames(layer)
-    if frames is not None:
-        return Decision(FOLD, f"{reason}; {why}", tuple(rescaled), frames)
-    elements, why = _strategy.group_elements(layer)
-    if elements is not None:
-        return Decision(FOLD, f"{reason}; {why}", tuple(rescaled), group_elements=elements)
-    return Decision(FOLD, reason, tuple(rescaled))
+    elements = None
+    if frames is None:
+        elements, why = _strategy.group_elements(layer)
+    if why is None:
+        return Decision(FOLD, reason, tuple(rescaled))
+    statistics = _strategy.batch_statistics(layer)
+    if statistics:
+        first = statistics[0]
+        why += (
+            f"; in training in one call: '{first.name}' ({type(first).__name__}) normalizes "
+            "by all the frames of its call"
+        )
+    return Decision(
+        FOLD,
+        f"{reason}; {why}",
+        tuple(rescaled),
+        frames,
+        elements,
+        group_in_training=not statistics,
+    )

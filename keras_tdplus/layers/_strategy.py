@@ -40,6 +40,12 @@ on groups of whole steps that stay below the line, as the loop's calls do,
 and in one call when a single step is already above it, where the loop's
 calls are too. Its frames then never meet a slower kernel than the loop's.
 
+A `BatchNormalization` in training normalizes by every frame of its call: the
+fold's documented statistics are those of all `batch * time` frames, which
+groups would split. So an inner layer holding one runs in one call in
+training, whatever the backend (`batch_statistics`); in inference, where it
+uses its moving statistics, the groups are kept.
+
 Everywhere else (TensorFlow, and every layer without a convolution or a
 pooling window) the fold keeps one call. On GPUs and TPUs, which we cannot
 measure here, the fold is kept: their convolutions are fastest on large
@@ -54,6 +60,7 @@ __all__ = [
     "GROUP_FRAMES",
     "MAX_GROUPS",
     "POOLING_ELEMENTS",
+    "batch_statistics",
     "group_elements",
     "group_frames",
     "steps_below",
@@ -96,6 +103,11 @@ def _nested_of_kind(layer, prefixes):
             for cls in type(sub).__mro__
         )
     ]
+
+
+def batch_statistics(layer):
+    """The layers nested in `layer` whose training output reads every frame of the call."""
+    return _nested_of_kind(layer, ("BatchNormalization",))
 
 
 def _convolutions(layer):

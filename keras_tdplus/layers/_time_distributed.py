@@ -443,8 +443,9 @@ class TimeDistributed(layers.Wrapper):
         The strategy `_strategy` takes where one call on every frame is slower
         than Keras' loop (convolutions on a CPU under JAX and torch: at most
         `decision.group_frames` frames a group; pooling on a CPU under JAX:
-        below `decision.group_elements` input elements). One group, or batch
-        and time not both known numbers, is one folded call. (Measured on JAX:
+        below `decision.group_elements` input elements). One group, batch and
+        time not both known numbers, or training where `decision.group_in_training`
+        is False, is one folded call. (Measured on JAX:
         slicing each group from the `(batch, time, ...)` input trains as fast
         as Keras' loop; time-major groups joined by one concatenation trained
         1.3x slower.)
@@ -452,6 +453,8 @@ class TimeDistributed(layers.Wrapper):
         first = tree.flatten(inputs)[0]
         batch, steps = first.shape[:2]
         grouped = decision.group_frames is not None or decision.group_elements is not None
+        if training and not decision.group_in_training:
+            grouped = False
         if not grouped or not isinstance(batch, int) or not isinstance(steps, int):
             return self._call_folded(inputs, training, mask)
         if decision.group_frames is not None:
