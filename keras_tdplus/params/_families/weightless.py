@@ -22,7 +22,7 @@ from keras_tdplus.params._registry import flops_formula, weights_formula
 
 __all__ = ["WEIGHTLESS"]
 
-# A None is a class this Keras does not have.
+# A None is a class this Keras does not have (every release from the floor, 3.13, is supported).
 WEIGHTLESS = (
     layers.InputLayer,
     layers.Dropout,
@@ -94,7 +94,7 @@ WEIGHTLESS = (
     layers.MaxNumBoundingBoxes,
     layers.AutoContrast,
     layers.Equalization,
-    layers.ContrastLimitedAdaptiveHistogramEqualization,
+    getattr(layers, "ContrastLimitedAdaptiveHistogramEqualization", None),  # not in Keras 3.13
     layers.Solarization,
     layers.AugMix,
     layers.CutMix,
