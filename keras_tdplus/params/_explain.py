@@ -17,7 +17,6 @@ import math
 from keras_tdplus.params._results import FlopExplanation, ParamExplanation, WeightSpec
 
 __all__ = [
-    "joined",
     "leaf",
     "missing_flops",
     "products",
@@ -79,7 +78,7 @@ def products(layer, signature, terms, values):
     )
 
 
-def joined(texts):
+def _joined(texts):
     """`a`, or `(a) + (b) + ...`: how a sum of parts reads."""
     if len(texts) == 1:
         return texts[0]
@@ -101,8 +100,8 @@ def summed(layer, signature, parts, kind=None, prefixes=None, variables=None):
         "layer_name": layer.name,
         "signature": signature,
         "variables": merged,
-        "formula": joined([p.formula for p in parts]),
-        "substituted": joined([p.substituted for p in parts]),
+        "formula": _joined([p.formula for p in parts]),
+        "substituted": _joined([p.substituted for p in parts]),
     }
     if kind is FlopExplanation:
         total = sum(p.total for p in parts)

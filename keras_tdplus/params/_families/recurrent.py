@@ -28,7 +28,7 @@ from keras_tdplus.params._families.base import (
 from keras_tdplus.params._registry import flops_formula, weights_formula
 from keras_tdplus.params._results import FlopExplanation, ParamExplanation
 
-__all__ = ["cell_output_size"]
+__all__ = []
 
 RECURRENT = (layers.LSTM, layers.GRU, layers.SimpleRNN)
 CELLS = (layers.LSTMCell, layers.GRUCell, layers.SimpleRNNCell)

@@ -20,7 +20,7 @@ from keras_tdplus.params._explain import leaf, missing_flops, products, zero_flo
 from keras_tdplus.params._families.base import known_sizes
 from keras_tdplus.params._registry import flops_formula, weights_formula
 
-__all__ = ["WEIGHTLESS"]
+__all__ = []
 
 # A None is a class this Keras does not have (every release from the floor, 3.13, is supported).
 WEIGHTLESS = (
