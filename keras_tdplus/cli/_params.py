@@ -54,6 +54,19 @@ def _parser():
         "products, convolutions and attention), per layer",
     )
     parser.add_argument(
+        "--training",
+        action="store_true",
+        help="count the FLOPs of one training step, forward and backward (implies --flops)",
+    )
+    parser.add_argument(
+        "--valid-steps",
+        type=_valid_steps_arg,
+        default=None,
+        help="the valid steps of a padded batch, one count per sample (e.g. 7,3,5) or a "
+        "fraction of the steps (e.g. 0.6): layers that skip masked steps count the valid "
+        "ones (implies --flops; the batch is one per count unless --batch-size says)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=int_at_least(1, "a positive integer"),
         default=None,
@@ -79,6 +92,19 @@ def _parser():
     )
     add_max_config_option(parser)
     return parser
+
+
+def _valid_steps_arg(text):
+    """`--valid-steps`: step counts `7,3,5`, or a fraction of the steps `0.6`."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        if len(parts) == 1 and any(c in parts[0] for c in ".eE"):
+            return float(parts[0])
+        return [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected step counts such as 7,3,5 or a fraction such as 0.6, got {text!r}"
+        ) from None
 
 
 def _parse_value(text):
@@ -166,6 +192,8 @@ def _as_option(argument):
         return "--allow-build"
     if argument.name == "batch_size":
         return f"--batch-size {argument.value}"
+    if argument.name == "valid_steps":
+        return "--valid-steps " + ",".join(map(str, argument.value))
     shape = argument.value
     if argument.name == "input_shape" and shape is None:
         return "pass --input-shape, without the batch axis"
@@ -197,6 +225,8 @@ def main(argv):
     model_path = None
     try:
         args, extras = parser.parse_known_args(list(argv))
+        costs = {"training": args.training, "valid_steps": args.valid_steps}
+        args.flops = args.flops or args.training or args.valid_steps is not None
         if _is_model_path(args.target):
             model_path = args.target
             if extras:
@@ -209,6 +239,7 @@ def main(argv):
                 allow_build=args.allow_build,
                 flops=args.flops,
                 batch_size=args.batch_size,
+                **(costs if args.flops else {}),
             )
             memory = None
             if args.memory:
@@ -236,7 +267,9 @@ def main(argv):
         explanation = explain_params(layer, shape, allow_build=args.allow_build)
         flops = None
         if args.flops:
-            flops = explain_flops(layer, shape, args.batch_size, allow_build=args.allow_build)
+            flops = explain_flops(
+                layer, shape, args.batch_size, allow_build=args.allow_build, **costs
+            )
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else NOT_CHECKED
     except UsageError as error:

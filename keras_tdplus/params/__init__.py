@@ -21,6 +21,7 @@ slots and activations.
 """
 
 import contextlib
+import dataclasses
 
 import keras
 from keras import layers
@@ -40,6 +41,12 @@ from keras_tdplus.params._count import (
     table_flops,
 )
 from keras_tdplus.params._families.base import RankError
+from keras_tdplus.params._gradients import (
+    batch_for_valid_steps,
+    check_training,
+    check_valid_steps,
+    counting,
+)
 from keras_tdplus.params._memory import MemoryEstimate, memory_of
 from keras_tdplus.params._results import (
     FlopExplanation,
@@ -143,7 +150,16 @@ def explain_params(layer, input_shape, allow_build=False):
         return layer_view(layer, explain(layer, shape, allow_build))
 
 
-def param_table(source, input_shape=None, allow_build=False, flops=False, batch_size=None):
+def param_table(
+    source,
+    input_shape=None,
+    allow_build=False,
+    flops=False,
+    batch_size=None,
+    *,
+    training=False,
+    valid_steps=None,
+):
     """The per-layer parameter counts of a model, with their formulas.
 
     Works from the model's config: no layer is built and no weights are
@@ -164,6 +180,10 @@ def param_table(source, input_shape=None, allow_build=False, flops=False, batch_
             `input_shape` only fills the sizes the model leaves unknown.
         batch_size: The batch the FLOPs are counted for; by default the
             model's own batch if its inputs fix one, else 1.
+        training: With `flops`, count one training step (see `count_flops`).
+        valid_steps: With `flops`, the steps of a padded batch that are
+            valid (see `count_flops`): each row holds its effective FLOPs,
+            and `row.flops.padded` what it costs with every step valid.
 
     Returns:
         A `ParamTable`; `print()` it for a `model.summary()`-like table.
@@ -180,15 +200,23 @@ def param_table(source, input_shape=None, allow_build=False, flops=False, batch_
     146
     """
     if flops:
-        return _costs_table(source, input_shape, batch_size, allow_build)[0]
+        return _flops_table(source, input_shape, batch_size, allow_build, training, valid_steps)
     config = read_model_config(source)
     shape = None if input_shape is None else normalize_shape(input_shape, "input_shape")
     with _public_errors():
         return model_table(config, shape, allow_build)
 
 
-def count_flops(source, input_shape=None, batch_size=None, allow_build=False):
-    """The FLOPs of one forward pass of a layer or a model, counted from its config.
+def count_flops(
+    source,
+    input_shape=None,
+    batch_size=None,
+    allow_build=False,
+    *,
+    training=False,
+    valid_steps=None,
+):
+    """The FLOPs of one forward pass (or training step) of a layer or a model, from its config.
 
     FLOPs are 2 per multiply-add of the matrix products, convolutions (any
     groups, depthwise, separable, transposed, dilated, strided) and attention
@@ -197,6 +225,18 @@ def count_flops(source, input_shape=None, batch_size=None, allow_build=False):
     A recurrent layer counts each of its `time` steps, a `TimeDistributed`
     layer its inner layer once per step. Nothing is built.
 
+    `training=True` counts one training step: the forward pass in training
+    and the backward pass autograd runs for it. Each product adds one product
+    of its size for each operand a gradient has to reach: a trainable weight,
+    or an activation computed from one. The model's own inputs get no
+    gradient, nor does anything computed from them by frozen or weightless
+    layers alone, and a recurrent layer's zero initial state gets none. The
+    optimizer's update counts 0 (element-wise).
+
+    `valid_steps` counts a padded batch: the layers that run on the valid
+    steps alone (`TimeDistributed(..., skip_masked_steps=True)`) count those
+    rows, every other layer the padded shape, as a framework runs them.
+
     Args:
         source: A `keras.layers.Layer`, a Sequential or Functional model, a
             model config, or the path to a `.keras` file.
@@ -204,13 +244,19 @@ def count_flops(source, input_shape=None, batch_size=None, allow_build=False):
             several inputs). Required for a layer; for a model it fills the
             sizes the model leaves unknown, e.g. a `None` time axis.
         batch_size: The batch to count for; by default the batch of
-            `input_shape` or of the model's inputs if either fixes one, else 1.
-            A batch axis fixed to another size is an error.
+            `input_shape` or of the model's inputs if either fixes one, else 1
+            (the length of `valid_steps` when it is a list). A batch axis
+            fixed to another size is an error.
         allow_build: Count the parameters of layers without a parameter
             formula by building throwaway copies (their FLOPs stay missing).
+        training: Count one training step (forward and backward) instead of
+            one forward pass.
+        valid_steps: The valid steps of each sample (a list of ints, one per
+            sample of the batch), or the fraction of the batch's steps that
+            are valid (a float in [0, 1]); None: every step is valid.
 
     Returns:
-        The FLOPs, an `int`.
+        The FLOPs, an `int` (the effective FLOPs with `valid_steps`).
 
     Raises:
         ValueError: When a layer has no FLOPs formula (the message names it;
@@ -221,25 +267,48 @@ def count_flops(source, input_shape=None, batch_size=None, allow_build=False):
 
     >>> count_flops(keras.layers.LSTM(5), (None, 10, 1))
     2400
+    >>> count_flops(keras.layers.LSTM(5), (None, 10, 1), training=True)
+    6600
     """
-    explanation = explain_flops(source, input_shape, batch_size, allow_build)
+    explanation = explain_flops(
+        source,
+        input_shape,
+        batch_size,
+        allow_build,
+        training=training,
+        valid_steps=valid_steps,
+    )
     if explanation.missing:
+        what = "training step FLOPs formula" if training else "FLOPs formula"
+        fix = (
+            "register a formula that takes `training` with keras_tdplus.register_flops_formula"
+            if training
+            else "keras_tdplus.register_flops_formula(LayerClass, formula)"
+        )
         raise ValueError(
-            f"{explanation.signature}: no FLOPs formula for {', '.join(explanation.missing)}, "
-            f"so {explanation.total:,} FLOPs is a partial count. Fix: "
-            "keras_tdplus.register_flops_formula(LayerClass, formula), or read the partial "
-            "count with explain_flops()"
+            f"{explanation.signature}: no {what} for {', '.join(explanation.missing)}, "
+            f"so {explanation.total:,} FLOPs is a partial count. Fix: {fix}, or read the "
+            "partial count with explain_flops()"
         )
     return explanation.total
 
 
-def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
-    """The FLOPs of one forward pass with their working; see `count_flops`.
+def explain_flops(
+    source,
+    input_shape=None,
+    batch_size=None,
+    allow_build=False,
+    *,
+    training=False,
+    valid_steps=None,
+):
+    """The FLOPs of one forward pass (or training step) with their working; see `count_flops`.
 
     Returns:
         A `FlopExplanation`: `total`, `formula`, `substituted` and, when
         some layer has no FLOPs formula, `missing` naming it (then `total`
-        counts the rest and `partial` is True).
+        counts the rest and `partial` is True). With `valid_steps`, `total`
+        is the effective count and `padded` the count with every step valid.
 
     Example:
 
@@ -250,6 +319,19 @@ def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
     = 10 * (2 * 1 * 1 * 4 * 5 + 2 * 1 * 5 * 4 * 5) = 2,400
     """
     check_batch_size(batch_size)
+    check_training(training)
+    valid = check_valid_steps(valid_steps)
+    batch_size = batch_for_valid_steps(batch_size, valid)
+    with counting(training, valid):
+        effective = _explained_flops(source, input_shape, batch_size, allow_build)
+    if valid is None:
+        return effective
+    with counting(training):
+        padded = _explained_flops(source, input_shape, batch_size, allow_build)
+    return dataclasses.replace(effective, padded=padded.total)
+
+
+def _explained_flops(source, input_shape, batch_size, allow_build):
     with _public_errors():
         if isinstance(source, layers.Layer) and not _is_model(source):
             if input_shape is None:
@@ -268,7 +350,7 @@ def explain_flops(source, input_shape=None, batch_size=None, allow_build=False):
             return explain_flops_of(source, shape)
         if isinstance(source, dict) and not is_model_source(source):
             layer = rebuild_layer(source)
-            return explain_flops(layer, input_shape, batch_size, allow_build)
+            return _explained_flops(layer, input_shape, batch_size, allow_build)
         return table_flops(_costs_table(source, input_shape, batch_size, allow_build)[0])
 
 
@@ -306,6 +388,25 @@ def estimate_memory(source, batch_size=None, optimizer="adam", input_shape=None,
     """
     table, batch = _costs_table(source, input_shape, batch_size, allow_build)
     return memory_of(table, batch, optimizer)
+
+
+def _flops_table(source, input_shape, batch_size, allow_build, training, valid_steps):
+    """The model's table with the FLOPs of a forward pass or training step on `valid_steps`."""
+    check_batch_size(batch_size)
+    check_training(training)
+    valid = check_valid_steps(valid_steps)
+    batch_size = batch_for_valid_steps(batch_size, valid)
+    with counting(training, valid):
+        table = _costs_table(source, input_shape, batch_size, allow_build)[0]
+    if valid is None:
+        return table
+    with counting(training):
+        padded = _costs_table(source, input_shape, batch_size, allow_build)[0]
+    rows = tuple(
+        dataclasses.replace(row, flops=dataclasses.replace(row.flops, padded=full.flops.total))
+        for row, full in zip(table.rows, padded.rows, strict=True)
+    )
+    return dataclasses.replace(table, rows=rows)
 
 
 def _costs_table(source, input_shape, batch_size, allow_build):

@@ -32,6 +32,7 @@ from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.params import _families  # noqa: F401  (importing the families fills the registry)
 from keras_tdplus.params._explain import missing_flops, zero_flops, zero_weights
 from keras_tdplus.params._families.base import RankError
+from keras_tdplus.params._gradients import carried_inputs, flowing, outer_trainable
 from keras_tdplus.params._registry import entry_for, is_user, registered
 from keras_tdplus.params._results import (
     FlopExplanation,
@@ -157,7 +158,8 @@ def explain_flops_of(layer, shape, output=None, options=None):
     formula = None if entry is None else entry.flops
     if formula is None or (not is_user(formula) and _unsupported_option(layer)):
         return missing_flops(layer)
-    return formula(layer, shape, output, explain_flops_of)
+    with flowing(trainable=layer.trainable):  # the layers inside a frozen one are frozen
+        return formula(layer, shape, output, explain_flops_of)
 
 
 def table_flops(table):
@@ -247,19 +249,33 @@ def model_table(model_config, shape, allow_build, costs=False):
 
     With `costs`, `shape` is a list with one shape per model input (or None
     for the shapes the model declares): each fills the unknown sizes of the
-    input it is given for.
+    input it is given for. Which of them carry a gradient (in a training step)
+    is the `flowing` context's inputs: none for a model counted on its own.
     """
+    class_name, config = model_config
+    if costs:
+        with flowing(trainable=config.get("trainable", True)):
+            return _model_table(model_config, shape, allow_build, costs)
+    return _model_table(model_config, shape, allow_build, costs)
+
+
+def _model_table(model_config, shape, allow_build, costs):
     class_name, config = model_config
     name = config.get("name", class_name.lower())
     counter = _TableVisitor(allow_build, functional=class_name != "Sequential", costs=costs)
     if costs:
         declared = declared_inputs(model_config)
         merged = merged_inputs(name, declared, shape)
+        carried = list(carried_inputs()) + [False] * len(declared)
         counter.given = {input_name: s for (input_name, _), s in zip(declared, merged, strict=True)}
+        counter.given_carries = {
+            input_name: carries for (input_name, _), carries in zip(declared, carried, strict=False)
+        }
         if class_name == "Sequential":
             shape = merged[0]
             if shape is not None:
                 counter.inputs.append(("float32", elements(name, "Input", shape)))
+                shape = counter.carrying(shape, counter.given_carries.get(declared[0][0], False))
     if class_name == "Sequential":
         inputs = [] if shape is None else [shape]
         has_input = any(e["class_name"] == "InputLayer" for e in layer_entries(config))
@@ -310,16 +326,36 @@ class _TableVisitor(Visitor):
         self.activations = []
         self.inputs = []
         self.given = {}
+        # In a training step: whether each value (by the identity of its shape) carries a
+        # gradient, and whether each model input does, by name. Shapes are kept alive so that
+        # no two values share an identity.
+        self.carries = {}
+        self.given_carries = {}
+        self.kept = []
         # `(row, variables)` by entry position, in the order of the config's layers.
         self.counted = {}
         # The entry whose call produced each output shape (by identity).
         self.producers = {}
+
+    def carrying(self, shape, carries):
+        """`shape` as a value of its own that carries a gradient or not."""
+        if isinstance(shape, tuple):
+            shape = tuple(list(shape))
+            self.kept.append(shape)
+            self.carries[id(shape)] = bool(carries)
+        return shape
+
+    def carried(self, value):
+        if isinstance(value, list):
+            return any(self.carried(v) for v in value)
+        return self.carries.get(id(value), False)
 
     def input_layer(self, entry):
         shape = self.given.get(entry_name(entry)) or input_layer_shape(entry)
         if self.costs:
             dtype = str((entry.get("config") or {}).get("dtype") or "float32")
             self.inputs.append((dtype, elements(entry_name(entry), "InputLayer", shape)))
+            shape = self.carrying(shape, self.given_carries.get(entry_name(entry), False))
         if self.functional:
             layer = rebuild_layer(entry)
             explanation = zero_weights(layer)
@@ -335,16 +371,22 @@ class _TableVisitor(Visitor):
         if not inputs:
             return [None]
         shape = list(inputs) if multi else inputs[0]
+        carries = [self.carried(value) for value in inputs]
         if arguments and entry.get("class_name") not in MODEL_CLASSES:
-            shapes = argument_shapes(rebuild_layer(entry), arguments)
+            layer = rebuild_layer(entry)
+            shapes = argument_shapes(layer, arguments)
             if shapes is not None:
                 shape, multi = shapes, True
+                carries = [self.carried(value) for value in shapes]
+            else:  # the call's other tensors (a recurrent layer's initial_state) come after
+                carries += [self.carried(v) for k, v in arguments.items() if k != 0]
         options = call_options(entry, node_index)
         if node_index == 0:
             try:
-                row, variables, output, activations = _row(
-                    entry, shape, self.allow_build, options, self.costs
-                )
+                with flowing(inputs=carries):
+                    row, variables, output, activations = _row(
+                        entry, shape, self.allow_build, options, self.costs
+                    )
             except SequenceShapeError as error:
                 producer = None if multi else self.producers.get(id(inputs[0]))
                 _raise_if_last_step_only(error, entry, producer, shape)
@@ -353,16 +395,28 @@ class _TableVisitor(Visitor):
         else:
             row, variables = self.counted[id(entry)]
             if self.costs:
-                again, _, output, activations = _row(entry, shape, self.allow_build, options, True)
+                with flowing(inputs=carries):
+                    again, _, output, activations = _row(
+                        entry, shape, self.allow_build, options, True
+                    )
                 flops = _called_again(row.flops, again.flops, node_index)
             else:
                 output = output_shape(rebuild_layer(entry), shape, options)
                 flops, activations = None, None
             row = dataclasses.replace(row, output_shape="multiple", flops=flops)
             self.counted[id(entry)] = (row, variables)
+        outputs = output if isinstance(output, list) else [output]
         if self.costs:
             self.activations += activations
-        outputs = output if isinstance(output, list) else [output]
+            out_carries = any(carries) or _trains(variables)
+            floats = [not _integer(dtype) for dtype, _ in activations or ()]
+            if entry.get("class_name") == "StopGradient" or _op_name(entry) == "StopGradient":
+                floats = [False] * len(outputs)
+            floats += [True] * (len(outputs) - len(floats))
+            outputs = [
+                self.carrying(out, out_carries and is_float)
+                for out, is_float in zip(outputs, floats, strict=False)
+            ]
         self.producers.update((id(out), entry) for out in outputs)
         return outputs
 
@@ -383,6 +437,20 @@ class _TableVisitor(Visitor):
             f"{who} takes the output {ref[2]} of call {ref[1]} of layer '{ref[0]}', which the "
             "model config does not define"
         )
+
+
+def _trains(variables):
+    """True when a layer holds a weight a training step differentiates."""
+    return outer_trainable() and any(w.trainable for w in variables.weights)
+
+
+def _integer(dtype):
+    return not any(kind in str(dtype) for kind in ("float", "complex"))
+
+
+def _op_name(entry):
+    op = (entry.get("config") or {}).get("op") if isinstance(entry.get("config"), dict) else None
+    return op.get("class_name") if isinstance(op, dict) else None
 
 
 def _raise_if_last_step_only(error, entry, producer, shape):

@@ -14,12 +14,14 @@ counts 0.
 import dataclasses
 import math
 
+from keras_tdplus.params._gradients import is_training
 from keras_tdplus.params._results import FlopExplanation, ParamExplanation, WeightSpec
 
 __all__ = [
     "leaf",
     "missing_flops",
     "products",
+    "recurrence",
     "repeated",
     "summed",
     "variable_dtype",
@@ -58,23 +60,36 @@ def leaf(layer, signature, template, values, on, weights, owner=None):
     )
 
 
-def products(layer, signature, terms, values):
-    """FLOPs `2 * a * b * ...` summed over `terms`, each a list of names of `values` or ints."""
+def products(layer, signature, terms, values, grads=None):
+    """FLOPs `2 * a * b * ...` summed over `terms`, each a list of names of `values` or ints.
 
-    def term(factors, show):
-        return " * ".join(["2", *(str(f) if isinstance(f, int) else show(f) for f in factors)])
+    In a training step (`_gradients.is_training`), `grads` gives each term the
+    names of the operands its backward differentiates (see `Flow`): each adds
+    one product of the term's size, `(1 + 2) * 2 * a * b` for two.
+    """
+    training = is_training()
+    if training and grads is None and terms:
+        raise RuntimeError(f"The FLOPs formula of {type(layer).__name__} gives no gradients")
+    passes = [1 + len(g) for g in grads] if training else [1] * len(terms)
+
+    def term(factors, show, times):
+        text = " * ".join(["2", *(str(f) if isinstance(f, int) else show(f) for f in factors)])
+        return text if times == 1 else f"(1 + {times - 1}) * {text}"
 
     total = sum(
-        2 * math.prod(f if isinstance(f, int) else values[f] for f in factors) for factors in terms
+        times * 2 * math.prod(f if isinstance(f, int) else values[f] for f in factors)
+        for factors, times in zip(terms, passes, strict=True)
     )
+    pairs = list(zip(terms, passes, strict=True))
     return FlopExplanation(
         class_name=type(layer).__name__,
         layer_name=layer.name,
         signature=signature,
         variables=dict(values),
-        formula=" + ".join(term(t, str) for t in terms) or "0",
-        substituted=" + ".join(term(t, lambda f: str(values[f])) for t in terms) or "0",
+        formula=" + ".join(term(t, str, n) for t, n in pairs) or "0",
+        substituted=" + ".join(term(t, lambda f: str(values[f]), n) for t, n in pairs) or "0",
         total=total,
+        training=training,
     )
 
 
@@ -106,7 +121,10 @@ def summed(layer, signature, parts, kind=None, prefixes=None, variables=None):
     if kind is FlopExplanation:
         total = sum(p.total for p in parts)
         return FlopExplanation(
-            **common, total=total, missing=tuple(m for p in parts for m in p.missing)
+            **common,
+            total=total,
+            missing=tuple(m for p in parts for m in p.missing),
+            training=is_training(),
         )
     prefixes = prefixes or [p.layer_name for p in parts]
     weights = tuple(
@@ -128,6 +146,22 @@ def repeated(layer, signature, symbol, times, inner, values=None):
         substituted=f"{times} * ({inner.substituted})",
         total=times * inner.total,
         missing=inner.missing,
+        training=is_training(),
+    )
+
+
+def recurrence(layer, signature, times, first, rest):
+    """A recurrence of `times` steps whose first step, `first`, differs from the others, `rest`."""
+    return FlopExplanation(
+        class_name=type(layer).__name__,
+        layer_name=layer.name,
+        signature=signature,
+        variables={"time": times, **rest.variables},
+        formula=f"({first.formula}) + (time - 1) * ({rest.formula})",
+        substituted=f"({first.substituted}) + {times - 1} * ({rest.substituted})",
+        total=first.total + (times - 1) * rest.total,
+        missing=rest.missing,
+        training=is_training(),
     )
 
 
@@ -140,10 +174,11 @@ def zero_weights(layer, *_):
 def zero_flops(layer, *_):
     """The FLOPs formula of a layer that computes no matrix product: 0 by the convention."""
     name = type(layer).__name__
-    return FlopExplanation(name, layer.name, name, {}, "0", "0", 0)
+    return FlopExplanation(name, layer.name, name, {}, "0", "0", 0, training=is_training())
 
 
 def missing_flops(layer, *_):
     """A layer with no FLOPs formula: counted as missing, never as 0."""
     name = type(layer).__name__
-    return FlopExplanation(name, layer.name, name, {}, "?", "?", 0, (f"'{layer.name}' ({name})",))
+    missing = (f"'{layer.name}' ({name})",)
+    return FlopExplanation(name, layer.name, name, {}, "?", "?", 0, missing, is_training())

@@ -122,6 +122,10 @@ class FlopExplanation:
         missing: The layers inside that have no FLOPs formula, as
             `"name (Class)"`; empty when the count is complete.
         partial: True when some layer had no formula.
+        training: True for one training step (forward and backward), False
+            for one forward pass.
+        padded: With `valid_steps`, what the same pass costs with every step
+            valid; `total` is then the effective count. None without.
 
     Example:
 
@@ -130,6 +134,8 @@ class FlopExplanation:
     >>> explanation = tdp.explain_flops(layers.Dense(4), (None, 3))
     >>> explanation.formula, explanation.substituted, explanation.total
     ('2 * rows * inputs * units', '2 * 1 * 3 * 4', 24)
+    >>> tdp.explain_flops(layers.Dense(4), (None, 3), training=True).formula
+    '(1 + 1) * 2 * rows * inputs * units'
     """
 
     class_name: str
@@ -140,17 +146,21 @@ class FlopExplanation:
     substituted: str
     total: int
     missing: tuple = ()
+    training: bool = False
+    padded: int = None
 
     @property
     def partial(self):
         return bool(self.missing)
 
     def __str__(self):
-        working = f"FLOPs = {self.formula}"
+        working = f"{'training step FLOPs' if self.training else 'FLOPs'} = {self.formula}"
         if self.substituted != self.formula:
             working += f" = {self.substituted}"
         if self.substituted != f"{self.total}":
             working += f" = {self.total:,}"
+        if self.padded is not None:
+            working += f" on the valid steps (padded: {self.padded:,})"
         if self.missing:
             working += f" (partial: no FLOPs formula for {', '.join(self.missing)})"
         return f"{_head(self)}: {working}"
@@ -163,6 +173,8 @@ class FlopExplanation:
         return {
             **_explanation_fields(self),
             "missing": list(self.missing),
+            "training": self.training,
+            **({} if self.padded is None else {"padded": self.padded}),
         }
 
 
@@ -243,6 +255,20 @@ class ParamTable:
         return sum(row.flops.total for row in self.rows)
 
     @property
+    def flops_padded(self):
+        """With `valid_steps`, the FLOPs with every step valid; else None."""
+        if self.flops is None or all(row.flops.padded is None for row in self.rows):
+            return None
+        return sum(
+            row.flops.total if row.flops.padded is None else row.flops.padded for row in self.rows
+        )
+
+    @property
+    def flops_training(self):
+        """True when the FLOPs are of one training step."""
+        return self.flops is not None and any(row.flops.training for row in self.rows)
+
+    @property
     def flops_missing(self):
         return tuple(m for row in self.rows if row.flops is not None for m in row.flops.missing)
 
@@ -258,9 +284,12 @@ class ParamTable:
 
     def __str__(self):
         with_flops = self.flops is not None
+        padded = self.flops_padded
         headers = ("Layer (type)", "Output Shape", "Formula", "Param #")
         if with_flops:
-            headers += ("FLOPs",)
+            headers += ("Training FLOPs" if self.flops_training else "FLOPs",)
+        if padded is not None:
+            headers += ("Padded FLOPs",)
         cells = [
             (
                 f"{r.name} ({r.class_name})",
@@ -269,6 +298,7 @@ class ParamTable:
                 f"{r.total:,}",
             )
             + ((_flops_cell(r.flops),) if with_flops else ())
+            + ((_padded_cell(r.flops),) if padded is not None else ())
             for r in self.rows
         ]
         widths = [max([len(h)] + [len(c[i]) for c in cells]) + 2 for i, h in enumerate(headers)]
@@ -301,13 +331,16 @@ class ParamTable:
         ]
         if with_flops:
             missing = self.flops_missing
+            what = "Total FLOPs of one training step" if self.flops_training else "Total FLOPs"
+            if padded is not None:
+                what += f" on the valid steps (padded: {padded:,})"
             if missing:
                 out.append(
-                    f" Total FLOPs: at least {self.flops:,} (partial: no FLOPs formula for "
+                    f" {what}: at least {self.flops:,} (partial: no FLOPs formula for "
                     f"{', '.join(missing)})"
                 )
             else:
-                out.append(f" Total FLOPs: {self.flops:,}")
+                out.append(f" {what}: {self.flops:,}")
         return "\n".join(out)
 
     def __repr__(self):
@@ -340,6 +373,8 @@ class ParamTable:
                 if self.flops is None
                 else {
                     "flops": self.flops,
+                    "flops_training": self.flops_training,
+                    **({} if self.flops_padded is None else {"flops_padded": self.flops_padded}),
                     "flops_missing": list(self.flops_missing),
                     "flops_rows": [r.flops.to_dict() for r in self.rows],
                 }
@@ -372,6 +407,10 @@ def _flops_cell(flops):
     if flops.missing and not flops.total:
         return "?"
     return f"{flops.total:,}" + ("+?" if flops.missing else "")
+
+
+def _padded_cell(flops):
+    return _flops_cell(flops) if flops.padded is None else f"{flops.padded:,}"
 
 
 def format_output_shape(shape):

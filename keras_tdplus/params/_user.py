@@ -4,11 +4,13 @@ They go into the registry's entries as formulas of the registry's own
 signatures, marked as users'.
 """
 
+import inspect
 import numbers
 
 import keras
 
-from keras_tdplus.params._explain import variable_dtype
+from keras_tdplus.params._explain import missing_flops, variable_dtype
+from keras_tdplus.params._gradients import is_training
 from keras_tdplus.params._registry import register_user
 from keras_tdplus.params._results import FlopExplanation, ParamExplanation, WeightSpec
 
@@ -77,8 +79,18 @@ def _weights(layer, shape, formula):
 
 
 def _flops(layer, shape, output, formula):
-    """The FLOPs of `layer` from its user formula: an int, or a dict `{part: FLOPs}`."""
-    result = formula(layer, shape, output)
+    """The FLOPs of `layer` from its user formula: an int, or a dict `{part: FLOPs}`.
+
+    A training step is counted only by a formula that takes `training`: it is
+    called with `training=True` and returns the forward and backward FLOPs.
+    Any other formula counts a forward pass alone, so its layer is missing.
+    """
+    training = is_training()
+    if training and not _takes_training(formula):
+        return missing_flops(layer)
+    result = (
+        formula(layer, shape, output, training=True) if training else formula(layer, shape, output)
+    )
     parts = result if isinstance(result, dict) else {"flops": result}
     for part, value in parts.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
@@ -96,4 +108,17 @@ def _flops(layer, shape, output, formula):
         " + ".join(parts) or "0",
         " + ".join(str(v) for v in parts.values()) or "0",
         int(sum(parts.values())),
+        training=training,
+    )
+
+
+def _takes_training(formula):
+    """True when `formula` accepts a `training` keyword."""
+    try:
+        parameters = inspect.signature(formula).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "training" and p.kind != p.POSITIONAL_ONLY or p.kind == p.VAR_KEYWORD
+        for p in parameters
     )

@@ -14,6 +14,7 @@ from keras_tdplus._config.call_shapes import is_shape_list
 from keras_tdplus._messages import format_shape
 from keras_tdplus.params._explain import leaf, products
 from keras_tdplus.params._families.base import known, known_sizes
+from keras_tdplus.params._gradients import gradients, operands, weighed
 from keras_tdplus.params._registry import flops_formula, weights_formula
 
 __all__ = []
@@ -203,10 +204,12 @@ def _multi_head_attention_flops(layer, shape, output, count):
         [*attend, "value_dim"],
         ["batch", "query_positions", "heads", "value_dim", "outputs"],
     ]
+    grads = _projected_gradients(layer)
     if layer._use_gate:
         terms.insert(3, ["batch", "query_positions", "query_features", "heads", "value_dim"])
+        grads = grads and grads[:3] + weighed(layer, "gate_kernel") + grads[3:]
     signature = f"MultiHeadAttention(num_heads={heads}, key_dim={key_dim})"
-    return products(layer, signature, terms, values)
+    return products(layer, signature, terms, values, grads)
 
 
 @flops_formula(layers.GroupQueryAttention)
@@ -227,13 +230,15 @@ def _grouped_query_attention_flops(layer, shape, output, count):
         attend,
         ["batch", "query_positions", "query_heads", "head_dim", "query_features"],
     ]
+    grads = _projected_gradients(layer)
     if layer.use_gate:
         terms.insert(3, ["batch", "query_positions", "query_features", "query_heads", "head_dim"])
+        grads = grads and grads[:3] + weighed(layer, "gate_kernel") + grads[3:]
     signature = (
         f"GroupedQueryAttention(head_dim={layer.head_dim}, "
         f"num_query_heads={layer.num_query_heads}, num_key_value_heads={layer.num_key_value_heads})"
     )
-    return products(layer, signature, terms, values)
+    return products(layer, signature, terms, values, grads)
 
 
 @flops_formula(layers.Attention, layers.AdditiveAttention)
@@ -252,4 +257,45 @@ def _attention_flops(layer, shape, output, count):
     signature = type(layer).__name__
     if type(layer) is layers.Attention:
         signature += f"(score_mode={layer.score_mode!r})"
-    return products(layer, signature, terms, values)
+    grads = None
+    flow = gradients(layer)
+    if flow is not None:
+        query, value, key = _carried(flow)
+        # The scores carry a gradient from the query, the key or a weight of their own.
+        weights = layer.use_scale or getattr(layer, "score_mode", None) == "concat"
+        scores = query or key or (weights and flow.kernel)
+        grads = ([operands(query, key)[0]] if dot_scores else []) + operands(scores, value)
+    return products(layer, signature, terms, values, grads)
+
+
+def _carried(flow):
+    """Whether the query, value and key carry a gradient (value is the query's, key the value's)."""
+    inputs = flow.inputs or (False,)
+    query = inputs[0]
+    value = inputs[1] if len(inputs) > 1 else query
+    key = inputs[2] if len(inputs) > 2 else value
+    return query, value, key
+
+
+def _projected_gradients(layer):
+    """The gradients of an attention layer's projections, scores, weighted sum and output.
+
+    In the order of its FLOPs terms without the gate: the query, key and value
+    projections, the scores, the weighted values, the output projection.
+    """
+    flow = gradients(layer)
+    if flow is None:
+        return None
+    query, value, key = _carried(flow)
+    # Each projection's output carries a gradient from its kernel or its input.
+    projected = [flow.kernel or query, flow.kernel or key, flow.kernel or value]
+    scores = projected[0] or projected[1]
+    attended = scores or projected[2]
+    return [
+        *weighed(layer, "query_kernel", carried=query),
+        *weighed(layer, "key_kernel", carried=key),
+        *weighed(layer, "value_kernel", carried=value),
+        *operands(projected[0], projected[1]),
+        *operands(scores, projected[2]),
+        *weighed(layer, "output_kernel", carried=attended),
+    ]

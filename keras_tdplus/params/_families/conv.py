@@ -20,6 +20,7 @@ from keras_tdplus.params._families.base import (
     no_bias,
     spatial_axes,
 )
+from keras_tdplus.params._gradients import gradients, weighed
 from keras_tdplus.params._registry import flops_formula, weights_formula
 
 __all__ = []
@@ -133,7 +134,7 @@ def _conv_flops(layer, shape, output, count):
         "filters": layer.filters,
     }
     signature = kernel_signature(layer, f"filters={layer.filters}, ") + ")"
-    return products(layer, signature, [list(values)], values)
+    return products(layer, signature, [list(values)], values, weighed(layer))
 
 
 @flops_formula(*TRANSPOSED)
@@ -146,7 +147,7 @@ def _conv_transpose_flops(layer, shape, output, count):
         "filters": layer.filters,
     }
     signature = kernel_signature(layer, f"filters={layer.filters}, ") + ")"
-    return products(layer, signature, [list(values)], values)
+    return products(layer, signature, [list(values)], values, weighed(layer))
 
 
 def _depthwise_values(layer, shape, output):
@@ -164,7 +165,7 @@ def _depthwise_values(layer, shape, output):
 def _depthwise_flops(layer, shape, output, count):
     values, term = _depthwise_values(layer, shape, output)
     signature = kernel_signature(layer, "", f", depth_multiplier={layer.depth_multiplier})")
-    return products(layer, signature, [term], values)
+    return products(layer, signature, [term], values, weighed(layer, "depthwise_kernel"))
 
 
 @flops_formula(*SEPARABLE)
@@ -173,4 +174,9 @@ def _separable_flops(layer, shape, output, count):
     values["filters"] = layer.filters
     pointwise = ["batch", "positions", "channels", "depth_multiplier", "filters"]
     signature = kernel_signature(layer, f"filters={layer.filters}, ") + ")"
-    return products(layer, signature, [depthwise, pointwise], values)
+    flow = gradients(layer)
+    grads = None
+    if flow is not None:
+        first = weighed(layer, "depthwise_kernel")
+        grads = first + weighed(layer, "pointwise_kernel", carried=flow.within())
+    return products(layer, signature, [depthwise, pointwise], values, grads)

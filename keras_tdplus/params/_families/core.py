@@ -16,6 +16,7 @@ from keras_tdplus.params._families.base import (
     raise_rank,
     require_rank,
 )
+from keras_tdplus.params._gradients import weighed
 from keras_tdplus.params._registry import flops_formula, output_shape_rule, weights_formula
 
 __all__ = []
@@ -197,7 +198,7 @@ def _dense_flops(layer, shape, output, count):
     rows = math.prod(known_sizes(layer, shape, range(len(shape) - 1), "rows"))
     values = {"rows": rows, "inputs": shape[-1], "units": layer.units}
     signature = f"{type(layer).__name__}(units={layer.units})"
-    return products(layer, signature, [["rows", "inputs", "units"]], values)
+    return products(layer, signature, [["rows", "inputs", "units"]], values, weighed(layer))
 
 
 @flops_formula(layers.EinsumDense)
@@ -230,7 +231,7 @@ def _einsum_dense_flops(layer, shape, output, count):
                 )
             values[letter] = sizes[letter]
     signature = f"EinsumDense(equation={layer.equation!r})"
-    return products(layer, signature, [list(values)], values)
+    return products(layer, signature, [list(values)], values, weighed(layer))
 
 
 @output_shape_rule(layers.EinsumDense)

@@ -7,9 +7,10 @@ import keras
 from keras import layers
 
 from keras_tdplus._messages import Argument, format_shape, worded
-from keras_tdplus.params._explain import leaf, summed, zero_flops
+from keras_tdplus.params._explain import leaf, products, summed, zero_flops
 from keras_tdplus.params._families.base import inside, known, require_rank
-from keras_tdplus.params._registry import flops_formula, weights_formula
+from keras_tdplus.params._gradients import is_training
+from keras_tdplus.params._registry import entry_for, flops_formula, weights_formula
 
 __all__ = []
 
@@ -146,9 +147,23 @@ def _spectral_normalization(layer, shape, count):
 
 @flops_formula(layers.SpectralNormalization)
 def _spectral_normalization_flops(layer, shape, output, count):
-    # Its power iteration runs in training only; a forward pass runs the wrapped layer.
     inner = count(layer.layer, shape)
-    return summed(layer, f"SpectralNormalization({inner.signature})", [inner])
+    signature = f"SpectralNormalization({inner.signature})"
+    if not is_training():
+        return summed(layer, signature, [inner])  # a forward pass runs the wrapped layer alone
+    # A training step first normalizes the kernel by its power iteration: `power_iterations`
+    # times two vector-matrix products, then sigma's two; their results are assigned to the
+    # variables, so no gradient flows back through them.
+    weights = entry_for(type(layer.layer)).weights(layer.layer, shape, None).weights
+    rows_by_outputs = next(w.shape for w in weights if w.name in ("kernel", "embeddings"))
+    values = {
+        "power_iterations": layer.power_iterations,
+        "rows": math.prod(rows_by_outputs[:-1]),
+        "outputs": rows_by_outputs[-1],
+    }
+    terms = [["power_iterations", 2, "rows", "outputs"], ["rows", "outputs"], ["outputs"]]
+    iteration = products(layer, "power iteration", terms, values, [[], [], []])
+    return summed(layer, signature, [inner, iteration])
 
 
 # Normalizing scales and shifts element by element: 0 FLOPs.

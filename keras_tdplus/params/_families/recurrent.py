@@ -12,10 +12,9 @@ import math
 
 from keras import layers
 
-from keras_tdplus.params._explain import leaf, products, repeated, summed
+from keras_tdplus.params._explain import leaf, products, recurrence, repeated, summed
 from keras_tdplus.params._families.base import (
     channels_axis,
-    each_step,
     input_channels,
     inside,
     kernel_terms,
@@ -25,6 +24,7 @@ from keras_tdplus.params._families.base import (
     require_rank,
     spatial_axes,
 )
+from keras_tdplus.params._gradients import flowing, gradients, weighed
 from keras_tdplus.params._registry import flops_formula, weights_formula
 from keras_tdplus.params._results import FlopExplanation, ParamExplanation
 
@@ -141,18 +141,48 @@ def _conv_lstm_signature(layer):
 
 
 def _step(layer, cell, batch, inputs):
+    """One step of `cell`'s products; in a training step, with the gradients of the step.
+
+    The previous state carries a gradient when the context says (`Flow.state`:
+    not at step 0, unless an initial state that carries one was passed). A GRU
+    with `reset_after=False` multiplies `reset * state` by the candidate's
+    columns, which carries a gradient whenever the reset gate does.
+    """
     gates = _GATES[type(cell)]
     values = {"batch": batch, "inputs": inputs, "units": cell.units}
     terms = [["batch", "inputs", gates, "units"], ["batch", "units", gates, "units"]]
     signature = f"{type(layer).__name__}(units={cell.units})"
-    return products(layer, signature, terms, values)
+    flow = gradients(cell)
+    if flow is None:
+        return products(layer, signature, terms, values)
+    grads = weighed(cell) + weighed(cell, "recurrent_kernel", carried=flow.state)
+    if type(cell) is layers.GRUCell and not cell.reset_after:
+        terms[1:] = [["batch", "units", 2, "units"], ["batch", "units", 1, "units"]]
+        reset = flow.within() or flow.state
+        grads.append(weighed(cell, "recurrent_kernel", carried=reset)[0])
+    return products(layer, signature, terms, values, grads)
+
+
+def _steps(layer, signature, time, step):
+    """`time` runs of `step()`: in a training step, step 0's state carries no gradient."""
+    flow = gradients(layer)
+    if flow is None:
+        return repeated(layer, signature, "time", time, step())
+    # A state passed in (`initial_state`) carries a gradient if it was computed from weights.
+    with flowing(state=any(flow.inputs[1:])):
+        first = step()
+    with flowing(state=flow.within()):
+        rest = step()
+    if first.total == rest.total or time < 1:
+        return repeated(layer, signature, "time", time, rest)
+    return recurrence(layer, signature, time, first, rest)
 
 
 @flops_formula(*RECURRENT)
 def _recurrent_flops(layer, shape, output, count):
     batch, time, inputs = known_sizes(layer, shape, [0, 1, 2], "batch, time, inputs")
-    step = _step(layer, layer.cell, batch, inputs)
-    return repeated(layer, step.signature, "time", time, step)
+    signature = f"{type(layer).__name__}(units={layer.cell.units})"
+    return _steps(layer, signature, time, lambda: _step(layer, layer.cell, batch, inputs))
 
 
 @flops_formula(*CELLS)
@@ -163,7 +193,11 @@ def _cell_flops(layer, shape, output, count):
 
 @flops_formula(layers.RNN)
 def _rnn_flops(layer, shape, output, count):
-    return each_step(layer, shape, count, layer.cell, "RNN")
+    (time,) = known_sizes(layer, shape, [1], "time")
+    step_shape = (shape[0], *shape[2:])
+    first = count(layer.cell, step_shape)
+    signature = f"RNN({first.signature})"
+    return _steps(layer, signature, time, lambda: count(layer.cell, step_shape))
 
 
 @flops_formula(layers.StackedRNNCells)
@@ -199,5 +233,12 @@ def _conv_lstm_flops(layer, shape, output, count):
         ["batch", "positions", *names, "filters", 4, "filters"],
     ]
     signature = _conv_lstm_signature(layer) + ")"
-    step = products(layer, signature, terms, values)
-    return repeated(layer, signature, "time", time, step)
+
+    def step():
+        flow = gradients(cell)
+        grads = None
+        if flow is not None:
+            grads = weighed(cell) + weighed(cell, "recurrent_kernel", carried=flow.state)
+        return products(layer, signature, terms, values, grads)
+
+    return _steps(layer, signature, time, step)

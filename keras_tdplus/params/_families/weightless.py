@@ -18,6 +18,7 @@ from keras_tdplus._config.call_shapes import is_shape_list
 from keras_tdplus._config.op_node import OpNode
 from keras_tdplus.params._explain import leaf, missing_flops, products, zero_flops, zero_weights
 from keras_tdplus.params._families.base import known_sizes
+from keras_tdplus.params._gradients import gradients, operands
 from keras_tdplus.params._registry import flops_formula, weights_formula
 
 __all__ = []
@@ -143,7 +144,14 @@ def _dot_flops(layer, shape, output, count):
         "outputs": math.prod(known_sizes(layer, output, range(len(output)), "output")),
         "contracted": contracted,
     }
-    return products(layer, f"Dot(axes={layer.axes})", [["outputs", "contracted"]], values)
+    grads = _both(layer)
+    return products(layer, f"Dot(axes={layer.axes})", [["outputs", "contracted"]], values, grads)
+
+
+def _both(layer):
+    """The gradients of a product of a layer's two inputs, or None for a forward pass."""
+    flow = gradients(layer)
+    return None if flow is None else operands(*(list(flow.inputs) + [False, False])[:2])
 
 
 # `keras.ops` calls that multiply matrices and have no formula here.
@@ -188,7 +196,8 @@ def _op_node_flops(layer, shape, output, count):
             "outputs": math.prod(known_sizes(layer, output, range(len(output)), "output")),
             "contracted": left[-1],
         }
-        return products(layer, "matmul (keras.ops call)", [["outputs", "contracted"]], values)
+        terms = [["outputs", "contracted"]]
+        return products(layer, "matmul (keras.ops call)", terms, values, _both(layer))
     explanation = missing_flops(layer) if name in _UNCOUNTED_OPS else zero_flops(layer)
     return dataclasses.replace(
         explanation,

@@ -13,9 +13,11 @@ from keras_tdplus.params._families.base import (
     each_step,
     inside,
     inside_error,
+    known_sizes,
     raise_step_rank,
     require_rank,
 )
+from keras_tdplus.params._gradients import valid_rows
 from keras_tdplus.params._registry import flops_formula, weights_formula
 from keras_tdplus.params._results import FlopExplanation, ParamExplanation
 
@@ -79,6 +81,13 @@ def _pipeline(layer, shape, count):
 
 @flops_formula(*TIME_DISTRIBUTED)
 def _time_distributed_flops(layer, shape, output, count):
+    if getattr(layer, "skip_masked_steps", False):
+        batch, time = known_sizes(layer, shape, [0, 1], "batch, time")
+        rows = valid_rows(layer, batch, time)
+        if rows is not None:  # the inner layer runs once, on the valid steps gathered
+            inner = count(layer.layer, (rows, *shape[2:]))
+            signature = f"TimeDistributed({inner.signature}, skip_masked_steps=True)"
+            return summed(layer, signature, [inner], variables={"valid_rows": rows})
     return each_step(layer, shape, count, layer.layer, "TimeDistributed")
 
 
