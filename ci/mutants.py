@@ -807,6 +807,60 @@ def flops_attention_without_products():
 
 
 @mutant(
+    "a training step counts one backward product per product, whatever its operands need",
+    ("tests/test_flops_training.py", "kernel_gradient or frozen or attention or lstm"),
+    ("tests/test_flops.py", "training and (Dense or recurrent)"),
+)
+def flops_backward_counted_once():
+    from keras_tdplus.params import _explain
+
+    counted = _explain.products
+
+    def once(layer, signature, terms, values, grads=None):
+        grads = None if grads is None else [["backward"] if g else [] for g in grads]
+        return counted(layer, signature, terms, values, grads)
+
+    _replace_everywhere(counted, once)
+
+
+@mutant(
+    "valid_steps is ignored: a layer that skips masked steps counts every padded step",
+    ("tests/test_flops_training.py", "valid_steps"),
+    ("tests/test_flops.py", "valid_steps"),
+)
+def flops_valid_steps_ignored():
+    from keras_tdplus.params import _gradients
+
+    _replace_everywhere(_gradients.valid_rows, lambda layer, batch, time: None)
+
+
+@mutant(
+    "a training step gives the model's own inputs a gradient",
+    ("tests/test_flops_training.py", "kernel_gradient or weightless"),
+)
+def flops_model_inputs_get_gradients():
+    from keras_tdplus.params import _gradients
+
+    carried = _gradients.carried_inputs
+    _replace_everywhere(carried, lambda: tuple(True for _ in carried()) or (True,))
+
+
+@mutant(
+    "a recurrent layer's zero initial state gets a gradient at step 0",
+    ("tests/test_flops_training.py", "lstm"),
+)
+def flops_initial_state_differentiated():
+    from keras_tdplus.params import _gradients
+
+    flowing = _gradients.flowing
+
+    def always(inputs=None, trainable=None, state=None):
+        return flowing(inputs, trainable, None if state is None else True)
+
+    _replace_everywhere(flowing, always)
+
+
+@mutant(
     "a layer without a FLOPs formula counts as 0, silently",
     ("tests/test_flops_api.py", "without_a_flops_formula or partial"),
 )
@@ -821,6 +875,22 @@ def flops_missing_counts_zero():
         return dataclasses.replace(missing(layer), missing=(), formula="0", substituted="0")
 
     _replace_everywhere(missing, silent)
+
+
+@mutant(
+    "Throughput times the first step at each batch size (the one that compiles)",
+    ("tests/test_callbacks.py", "left_out or last_batch or steps_per_execution"),
+)
+def throughput_times_compile_step():
+    from keras_tdplus.callbacks import _throughput
+
+    original = _throughput.Throughput.on_train_begin
+
+    def on_train_begin(self, logs=None):
+        original(self, logs)
+        self._compiled.update(size for size in (self._batch, self._last) if size)
+
+    _throughput.Throughput.on_train_begin = on_train_begin
 
 
 @mutant(

@@ -9,6 +9,7 @@ all; supporting a new class is an entry in the module of its family.
 from keras_tdplus.params._families import (  # noqa: F401  (importing a family registers it)
     applications,
     attention,
+    augmentation,
     code,
     conv,
     core,

@@ -124,8 +124,23 @@ WEIGHTLESS = (
     layers.RandomZoom,
 )
 
+# The random augmentations that compute products in training have a formula of their own
+# (`augmentation.py`).
+_OWN_FLOPS = (
+    layers.Dot,
+    layers.AugMix,
+    layers.RandAugment,
+    layers.RandomElasticTransform,
+    layers.RandomGaussianBlur,
+    layers.RandomRotation,
+    layers.RandomSharpness,
+    layers.RandomShear,
+    layers.RandomTranslation,
+    layers.RandomZoom,
+)
+
 weights_formula(*WEIGHTLESS)(zero_weights)
-flops_formula(*(c for c in WEIGHTLESS if c is not layers.Dot))(zero_flops)
+flops_formula(*(c for c in WEIGHTLESS if c not in _OWN_FLOPS))(zero_flops)
 
 
 @weights_formula(OpNode)
