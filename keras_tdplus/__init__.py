@@ -23,6 +23,7 @@ __all__ = [
     "ParamTable",
     "SequenceShapeError",
     "ShapeReport",
+    "Throughput",
     "TimeDistributed",
     "TimeDistributedDense",
     "check_fit_data",
@@ -44,12 +45,13 @@ __all__ = [
 
 # The public modules the names come from, for the command line's deferred imports: each
 # name is its own module, or one of their `__all__`.
-_HOMES = ("errors", "layers", "params", "validation")
+_HOMES = ("callbacks", "errors", "layers", "params", "validation")
 
 if not _backend.started_by_cli():
     _backend.import_keras()
 
     from keras_tdplus import echo, testing
+    from keras_tdplus.callbacks import Throughput
     from keras_tdplus.errors import SequenceShapeError
     from keras_tdplus.layers import (
         TimeDistributed,

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "keras_tdplus"
 PUBLIC_MODULES = (
     "keras_tdplus",
+    "keras_tdplus.callbacks",
     "keras_tdplus.layers",
     "keras_tdplus.params",
     "keras_tdplus.validation",
