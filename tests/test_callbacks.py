@@ -6,7 +6,9 @@ clock jumps by 1000 s between steps, which no figure may include. Every fit is a
 Dense model on a few batches, so the file takes seconds on each backend.
 """
 
+import functools
 import math
+import re
 
 import keras
 import numpy as np
@@ -128,6 +130,15 @@ def test_the_last_batch_is_counted_at_its_size(clock):
     _assert_figures(history, 1, samples=20, flops=2 * _flops(8) + _flops(4), seconds=4.0)
 
 
+def test_a_model_fit_builds_on_its_first_batch_counts_its_last_batch_at_its_size(clock):
+    # No Input: fit builds the model on its first batch, and its config keeps that batch.
+    clock(7.0, 2.0, 5.0, 1.0, 1.0, 2.0)
+    model = keras.Sequential([layers.Dense(3), layers.Dense(2)], name="net")
+    model.compile(optimizer="sgd", loss="mse")
+    history = _history(model, _data(20), Throughput(), batch_size=8, epochs=2)
+    _assert_figures(history, 1, samples=20, flops=2 * _flops(8) + _flops(4), seconds=4.0)
+
+
 @pytest.mark.backend("jax", "tensorflow")  # torch trains one step per call
 def test_steps_per_execution_counts_every_step_of_a_call(clock):
     clock(9.0, 2.0, 1.0)  # 7 steps in calls of 3: steps 0-2, 3-5 and 6 alone
@@ -161,8 +172,8 @@ def test_a_py_dataset_says_its_batch_and_its_last_batch(clock):
     _assert_figures(history, 1, samples=20, flops=2 * _flops(8) + _flops(4), seconds=4.0)
 
 
-def _generator(batches, batch):
-    x, y = _data(batches * batch)
+def _generator(batches, batch, data=_data):
+    x, y = data(batches * batch)
     for index in range(batches):
         yield x[index * batch : (index + 1) * batch], y[index * batch : (index + 1) * batch]
 
@@ -186,6 +197,9 @@ def test_a_generator_needs_batch_size_the_model_or_the_argument(clock):
 def test_a_batch_size_that_fit_contradicts_is_refused():
     with pytest.raises(ValueError, match=r"counts batches of 16, but fit trains on batches of 8"):
         _history(_model(), _data(16), Throughput(batch_size=16), batch_size=8)
+    fix = r"of 8\. Fix: give input_shape the batch axis None or 8$"
+    with pytest.raises(ValueError, match=fix):
+        _history(_model(), _data(16), Throughput(input_shape=(16, 4)), batch_size=8)
 
 
 @pytest.mark.backend("tensorflow")
@@ -245,7 +259,142 @@ def test_a_bad_batch_size_is_refused(value):
 @pytest.mark.backend_independent
 def test_repr_and_a_call_outside_fit():
     callback = Throughput(peak_flops=989e12)
-    assert repr(callback) == "Throughput(peak_flops=989000000000000.0, batch_size=None)"
+    assert repr(callback) == (
+        "Throughput(peak_flops=989000000000000.0, batch_size=None, input_shape=None)"
+    )
     callback.set_model(_model())
     with pytest.raises(ValueError, match=r"Received: not called by fit$"):
         callback.on_train_begin()
+
+
+def _sequence_model():
+    """A model of any number of steps, whose FLOPs grow with them."""
+    model = keras.Sequential(
+        [
+            keras.Input((None, 8), name="frames"),
+            layers.Dense(3),
+            layers.GlobalAveragePooling1D(),
+            layers.Dense(2),
+        ],
+        name="seq",
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _sequences(samples, steps=6):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(samples, steps, 8)).astype("float32"), np.zeros((samples, 2), "float32")
+
+
+def _sequence_flops(model, steps, batch):
+    return count_flops(model, input_shape=(None, steps, 8), batch_size=batch, training=True)
+
+
+def test_a_sequence_model_is_counted_at_the_steps_of_its_arrays(clock):
+    clock(7.0, 2.0, 3.0)
+    model = _sequence_model()
+    history = _history(model, _sequences(24), Throughput(peak_flops=1e12), batch_size=8)
+    assert {*KEYS, "mfu", "loss"} <= set(history)
+    flops = _sequence_flops(model, 6, 8)
+    _assert_figures(history, 0, samples=16, flops=2 * flops, seconds=5.0)
+    assert flops != _sequence_flops(model, 7, 8)  # the steps count
+
+
+def test_a_sequence_model_on_a_generator_needs_input_shape(clock):
+    batches = functools.partial(_generator, 3, 8, data=_sequences)
+    seen = BatchLogs()
+    fix = r"Fix: pass it, e\.g\. Throughput\(input_shape=\(None, T, 8\)\) with T the steps"
+    with pytest.raises(ValueError, match=fix) as error:
+        _history(_sequence_model(), batches(), Throughput(batch_size=8), seen, steps_per_epoch=3)
+    assert str(error.value).startswith(
+        "Throughput cannot count the training FLOPs of model 'seq': its input 'frames' has an "
+        "unknown size on axis 1 ((None, None, 8)), and fit's data does not say it."
+    )
+    assert str(error.value).endswith("Received: x of type generator")
+    assert seen.begun == 0
+
+    # The batch with batch_size, or on the batch axis of input_shape.
+    for callback in (
+        Throughput(batch_size=8, input_shape=(None, 6, 8)),
+        Throughput(input_shape=(8, 6, 8)),
+    ):
+        clock(7.0, 2.0, 3.0)
+        model = _sequence_model()
+        history = _history(model, batches(), callback, steps_per_epoch=3)
+        _assert_figures(history, 0, samples=16, flops=2 * _sequence_flops(model, 6, 8), seconds=5.0)
+
+
+def test_a_dict_of_inputs_is_matched_to_the_model_by_key(clock):
+    frames, notes = keras.Input((None, 8), name="frames"), keras.Input((None, 3), name="notes")
+    pooled = [layers.GlobalAveragePooling1D()(layers.Dense(4)(x)) for x in (frames, notes)]
+    # The model orders its inputs notes, frames (count_flops' order); Keras flattens them sorted.
+    model = keras.Model(
+        {"notes": notes, "frames": frames}, layers.Dense(2)(layers.Concatenate()(pooled))
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    x = {"frames": rng.normal(size=(24, 6, 8)), "notes": rng.normal(size=(24, 4, 3))}
+    clock(7.0, 2.0, 3.0)
+    history = _history(model, (x, np.zeros((24, 2))), Throughput(), batch_size=8)
+    flops = count_flops(
+        model, input_shape=[(None, 4, 3), (None, 6, 8)], batch_size=8, training=True
+    )
+    _assert_figures(history, 0, samples=16, flops=2 * flops, seconds=5.0)
+
+
+class Steps(keras.utils.PyDataset):
+    """Batches of 8 sequences, of the given number of steps each."""
+
+    def __init__(self, *steps):
+        super().__init__()
+        self.steps = steps
+
+    def __len__(self):
+        return len(self.steps)
+
+    def __getitem__(self, index):
+        return _sequences(8, self.steps[index])
+
+
+def test_batches_of_varying_steps_are_counted_at_the_first_batch(clock):
+    clock(7.0, 2.0, 3.0)
+    model = _sequence_model()
+    history = _history(model, Steps(6, 7, 5), Throughput())
+    _assert_figures(history, 0, samples=16, flops=2 * _sequence_flops(model, 6, 8), seconds=5.0)
+
+
+@pytest.mark.backend("tensorflow")
+def test_a_tf_dataset_says_its_steps(clock):
+    import tensorflow as tf
+
+    clock(7.0, 2.0, 3.0, 7.0, 2.0, 3.0)
+    model = _sequence_model()
+    static = tf.data.Dataset.from_tensor_slices(_sequences(24)).batch(8)
+    # A reshape leaves the steps unknown to the element spec: the first element says them.
+    unknown = static.map(lambda x, y: (tf.reshape(x, (tf.shape(x)[0], -1, 8)), y))
+    assert unknown.element_spec[0].shape.as_list() == [None, None, 8]
+    for dataset in (static, unknown):
+        history = _history(model, dataset, Throughput())
+        _assert_figures(history, 0, samples=16, flops=2 * _sequence_flops(model, 6, 8), seconds=5.0)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("value", [(None, -1, 8), (None, 6.5, 8), "frames", (), [(None, 6), 3]])
+def test_a_bad_input_shape_is_refused(value):
+    expected = "expected a tuple of non-negative ints or None that includes the batch axis"
+    with pytest.raises(ValueError, match=rf"`input_shape`, {expected}, .*Received: ") as error:
+        Throughput(input_shape=value)
+    assert str(error.value).endswith(f"Received: input_shape={value!r}")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.backend_independent
+def test_an_input_shape_whose_batch_contradicts_batch_size_is_refused():
+    message = (
+        "Received an invalid value for `input_shape`, expected the batch axis of every input "
+        "and `batch_size` to agree (or None, to take the other's). "
+        "Received: input_shape=(16, 6, 8), batch_size=8"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Throughput(batch_size=8, input_shape=(16, 6, 8))

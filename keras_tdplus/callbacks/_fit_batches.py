@@ -9,6 +9,9 @@ from the callback (the same local names in Keras 3.13 to 3.16, on every
 backend), never through `keras.src`. A `PyDataset` says its batch through its
 first and last items, a `tf.data.Dataset` batched without `drop_remainder`
 through its first element; a generator cannot be read without consuming it.
+The same data says the shape of a sample: an array's past its batch axis, a
+`PyDataset`'s first batch, a dataset's `element_spec` (its first element where
+the spec leaves a size unknown).
 """
 
 import dataclasses
@@ -16,7 +19,7 @@ import sys
 
 import keras
 
-__all__ = ["FitBatches", "fit_batches"]
+__all__ = ["FitBatches", "fit_batches", "per_sample"]
 
 # `fit` calls `CallbackList.on_train_begin`, which calls the callback: fit is two frames above
 # it. A few more allow for a CallbackList subclass, or a `fit` that a model overrides and
@@ -34,19 +37,27 @@ class FitBatches:
             says it even when it is full; arrays and loaders only when fewer).
         per_pass: The batches in one pass over the data.
         source: The type name of `fit`'s `x`, for messages.
+        inputs: With `fit_batches(inputs=True)`, the model inputs of `fit`'s
+            data, nested as `fit` takes them, each leaf something with a
+            `shape` whose first axis is the batch: `x` itself (arrays, or
+            what cannot be read, a generator), a `PyDataset`'s first batch,
+            a dataset's `element_spec` or first element.
     """
 
     batch: int = None
     last: int = None
     per_pass: int = None
     source: str = None
+    inputs: object = None
 
 
-def fit_batches(model, peek=True):
+def fit_batches(model, peek=True, inputs=False):
     """The batches of the `fit` that is calling a callback of `model` now.
 
     Called from a callback's `on_train_begin`. With `peek`, a `PyDataset` or a
-    `tf.data.Dataset` that does not say its batch is asked for its first one.
+    `tf.data.Dataset` that does not say its batch is asked for its first one;
+    with `inputs`, for the shapes of its inputs too (a dataset whose
+    `element_spec` says every size past the batch axis is not asked).
     Returns an empty `FitBatches` outside `fit` (a training loop of one's own).
     """
     iterator, x = fit_locals(model)
@@ -56,18 +67,25 @@ def fit_batches(model, peek=True):
     batch = adapter_property(adapter, "batch_size")
     per_pass = adapter_property(adapter, "num_batches")
     last = adapter_property(adapter, "partial_batch_size")
-    if isinstance(x, keras.utils.PyDataset):
-        if batch is None and peek:
-            batch = rows(x[0])
-        if per_pass:
-            last = rows(x[per_pass - 1])
-    elif batch is None and peek and is_tf_dataset(x):
-        batch = rows(next(iter(x.take(1))))
+    py_dataset = isinstance(x, keras.utils.PyDataset)
+    readable = py_dataset or is_tf_dataset(x)
+    spec = features(x.element_spec) if inputs and readable and not py_dataset else None
+    first = None
+    if readable and ((batch is None and peek) or (inputs and not is_static(spec))):
+        first = x[0] if py_dataset else next(iter(x.take(1)))
+    if batch is None and peek and first is not None:
+        batch = rows(first)
+    if py_dataset and per_pass:
+        last = rows(x[per_pass - 1])
+    found = None
+    if inputs:
+        found = (spec if is_static(spec) else features(first)) if readable else x
     return FitBatches(
         batch=batch,
         last=last,
         per_pass=per_pass,
         source=type(x).__name__,
+        inputs=found,
     )
 
 
@@ -101,6 +119,31 @@ def rows(batch):
     """The samples in one batch `(x, y, sample_weight)` of any nesting."""
     leaf = next(leaf for leaf in keras.tree.flatten(batch) if leaf is not None)
     return int(leaf.shape[0])
+
+
+def features(batch):
+    """The model inputs of one batch or element spec: its `x`, as `fit` unpacks it."""
+    return keras.utils.unpack_x_y_sample_weight(batch)[0]
+
+
+def per_sample(leaf):
+    """The shape of one sample of `leaf` (past its batch axis), None where it has none."""
+    shape = getattr(leaf, "shape", None)
+    try:
+        dims = tuple(shape)
+    except (TypeError, ValueError):  # no shape, or a TensorSpec of unknown rank
+        return None
+    if not dims:
+        return None
+    return tuple(None if d is None else int(d) for d in dims[1:])
+
+
+def is_static(spec):
+    """Whether an element spec says the size of every axis past the batch."""
+    if spec is None:
+        return False
+    shapes = [per_sample(leaf) for leaf in keras.tree.flatten(spec)]
+    return all(shape is not None and None not in shape for shape in shapes)
 
 
 def is_tf_dataset(x):
