@@ -51,7 +51,13 @@ def open_inputs(model):
     spec = config[1].get("input_layers")
     # Keras matches a dict of data to a dict of inputs by its keys, else by the input tensors'
     # names, which are the input layers' names when the inputs are named.
-    keys = list(spec) if isinstance(spec, dict) else [t.name for t in model.inputs]
+    if isinstance(spec, dict):
+        keys = list(spec)
+    else:
+        try:
+            keys = [t.name for t in model.inputs]
+        except (AttributeError, ValueError):  # a Sequential TensorFlow's fit has not built yet
+            keys = []
     if len(keys) != len(declared):
         keys = [name for name, _ in declared]
     return [(key, name, shape) for key, (name, shape) in zip(keys, declared, strict=True)]
