@@ -8,14 +8,43 @@ which `tests/golden/make_flops_reference.py` writes; `tests/test_flops.py`
 counts each from its config, on jax, against that file. Every layer class of
 `tests/_layer_cases.py` is a case of the `layers` family.
 
+`VALID_STEPS_CASES[case]` is `make()`, which returns `(model, input_shapes,
+valid_steps)`: a model of `TimeDistributed(inner, skip_masked_steps=True)`
+under a step mask, and how many steps of each sample are valid, padding
+after (`padded_data` builds the batch). Eager torch runs the inner layer on
+exactly the valid steps; `reference_valid_steps` measures the batch so, and
+unpadded for contrast, into `tests/golden/flops_valid_steps_reference.json`.
+
 `reference_flops` is the reference: torch's counter around one forward pass
 of inference (`training=False`: a random augmentation layer transforms its
-input only in training, and `model.predict` runs it so), with two things
-Keras' torch backend does that are not the model's arithmetic taken out:
+input only in training, and `model.predict` runs it so).
+`reference_training_flops` is one training step: the forward pass in training
+and the backward pass of the sum of the float outputs (the inputs take no
+gradient; a model with nothing trainable has no backward). In training the
+augmentation layers transform: the affine ones (RandomRotation, RandomShear,
+RandomTranslation, RandomZoom) with a batched matmul, RandomGaussianBlur,
+RandomSharpness and RandomElasticTransform with a convolution. (On torch
+RandomGrayscale and RandomColorDegeneration convert to grayscale element-wise,
+0 FLOPs, where Keras' other backends contract the channels with `tensordot`.)
+Both go through `torch_flops`, which takes out what Keras' torch backend and
+torch's counter do that is not the model's arithmetic:
 - its recurrent loop (`unroll=False`) runs step 0 once more to learn the output
   shape: the reference runs a copy with `unroll=True`, which has no such call;
 - `scaled_dot_product_attention` runs as the CPU flash kernel, which torch's
-  table does not count: the reference counts it with torch's own formula.
+  table does not count: the reference counts it with torch's own formula, and
+  its backward kernel as the four gradient products (scores, values, queries,
+  keys), torch's backward formula less the scores the fused kernel computes
+  again (the math kernel's backward counts the same four);
+- torch's formula for `convolution_backward` counts a grouped convolution's
+  weight gradient with every input channel, `groups` times its products: the
+  reference divides it by `groups` (a weight gradient costs what the forward
+  does; the input gradient is counted as torch does);
+- `SpectralNormalization` skips its power iteration on a kernel of zeros (a
+  `Zeros` initializer, as some layer cases use), which no trained model has:
+  a training step is measured with every all-zero float weight set to ones;
+- AugMix picks its chains' augmentations with Python's `random` on every call,
+  so its training count is a draw: every measurement seeds first
+  (`keras.utils.set_random_seed(0)`), the same draw each run.
 """
 
 import keras
@@ -25,7 +54,19 @@ from keras import layers
 
 import keras_tdplus as tdp
 
-__all__ = ["APPLICATION_SIZES", "FLOPS_CASES", "NOT_ON_TORCH", "input_data", "reference_flops"]
+__all__ = [
+    "APPLICATION_SIZES",
+    "FLOPS_CASES",
+    "NOT_ON_TORCH",
+    "TRAINING_DRAWN",
+    "VALID_STEPS_CASES",
+    "input_data",
+    "padded_data",
+    "reference_flops",
+    "reference_training_flops",
+    "reference_valid_steps",
+    "torch_flops",
+]
 
 BATCH = 2
 
@@ -42,6 +83,11 @@ NOT_ON_TORCH = {
     "MelSpectrogram": "no FLOPs formula: its FFT is not a counted product",
     "STFTSpectrogram": "no FLOPs formula: its FFT is not a counted product",
 }
+
+# The cases whose training step draws its work at random each step: AugMix its augmentations
+# (Python's `random`), RandomElasticTransform its blur's size. `count_flops(training=True)`
+# names them as missing; the training reference holds one seeded draw.
+TRAINING_DRAWN = {"layers/AugMix-0", "layers/RandomElasticTransform-0"}
 
 # The smallest input each keras.applications model takes (32 unless said).
 APPLICATION_SIZES = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
@@ -240,6 +286,51 @@ FLOPS_CASES = {
 }
 
 
+def _skipping(inner, shape, valid_steps, head=(), dtype="float32"):
+    """`Masking` then `TimeDistributed(inner, skip_masked_steps=True)`, a sample per `valid_steps`.
+
+    `Masking` masks a step whose values are all 0: a padded step of
+    `padded_data`, of any rank (word ids included).
+    """
+    batch = len(valid_steps)
+    x = keras.Input(shape, batch_size=batch, dtype=dtype)
+    y = tdp.TimeDistributed(inner, skip_masked_steps=True)(layers.Masking()(x))
+    for layer in head:
+        y = layer(y)
+    return keras.Model(x, y), [(batch, *shape)], valid_steps
+
+
+def _document(valid_steps, sentences=4, words=6):
+    """Word ids `(batch, sentences, words)`: each sentence encoded by an LSTM over its words."""
+    encoder = keras.Sequential(
+        [
+            keras.Input((words,), dtype="int32"),
+            layers.Embedding(10, 8, mask_zero=True),
+            layers.LSTM(6),
+        ],
+        name="sentence_encoder",
+    )
+    head = [layers.GlobalAveragePooling1D(), layers.Dense(3)]
+    return _skipping(encoder, (sentences, words), valid_steps, head, dtype="int32")
+
+
+# `TimeDistributed(skip_masked_steps=True)` models, each `make()` returning
+# `(model, input_shapes, valid_steps)`: the valid steps of each sample, padding after.
+VALID_STEPS_CASES = {
+    "Dense": lambda: _skipping(layers.Dense(4), (5, 3), [5, 2, 0, 3]),
+    "Conv2D-frames": lambda: _skipping(layers.Conv2D(3, 3), (4, 6, 6, 2), [1, 4, 0, 2]),
+    "Sequential": lambda: _skipping(
+        keras.Sequential([keras.Input((6,)), layers.Dense(5, activation="relu"), layers.Dense(2)]),
+        (5, 6),
+        [0, 5, 3, 1],
+    ),
+    "document": lambda: _document([2, 0, 4, 1]),
+    "LSTM-after": lambda: _skipping(
+        layers.Dense(4), (6, 3), [6, 0, 2, 4], head=[layers.LSTM(3), layers.Dense(2)]
+    ),
+}
+
+
 def _application(name):
     size = APPLICATION_SIZES.get(name, 32)
     model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3), classes=10)
@@ -258,6 +349,27 @@ def input_data(shapes, model):
     return data
 
 
+def padded_data(model, shapes, valid_steps):
+    """Inputs of `shapes` for `model`, sample `i` valid for `valid_steps[i]` steps, then zeros.
+
+    A valid step holds no 0 (integers from 1 for an integer input, floats
+    above 0), so `Masking()` and `Embedding(mask_zero=True)` mask exactly the
+    padding. Axis 1 of every input is time.
+    """
+    rng = np.random.default_rng(0)
+    data = []
+    for shape, tensor in zip(shapes, model.inputs, strict=True):
+        dtype = str(tensor.dtype)
+        if "int" in dtype:
+            x = rng.integers(1, 10, size=shape).astype(dtype)
+        else:
+            x = (1 - rng.random(shape)).astype("float32")
+        for sample, steps in zip(x, valid_steps, strict=True):
+            sample[steps:] = 0
+        data.append(x)
+    return data
+
+
 def _unrolled(config):
     if isinstance(config, dict):
         return {k: (True if k == "unroll" else _unrolled(v)) for k, v in config.items()}
@@ -266,21 +378,99 @@ def _unrolled(config):
     return config
 
 
+def _torch_artefacts():
+    """Formulas for `FlopCounterMode` where torch's count is not the model's arithmetic."""
+    import torch
+    from torch.utils.flop_counter import bmm_flop, conv_flop_count, sdpa_flop_count
+
+    def attention(query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(query, key, value)
+
+    def attention_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+        # torch's `sdpa_backward_flop_count` less its first product, the scores
+        # the fused kernel computes again rather than keep from the forward.
+        b, h, s_q, d_q = query
+        s_k, d_v = value[2], value[3]
+        return (
+            bmm_flop((b * h, s_q, d_v), (b * h, d_v, s_k))  # dScores = dOut V^T
+            + bmm_flop((b * h, s_k, s_q), (b * h, s_q, d_v))  # dV = P^T dOut
+            + bmm_flop((b * h, s_q, s_k), (b * h, s_k, d_q))  # dQ = dScores K
+            + bmm_flop((b * h, d_q, s_q), (b * h, s_q, s_k))  # dK = Q^T dScores
+        )
+
+    def convolution_backward(grad_out, x, w, *args, out_shape=None, **kwargs):
+        # torch's `conv_backward_flop`, its weight gradient divided by `groups`:
+        # torch multiplies it by all input and output channels, where each
+        # output channel of a grouped convolution sees only its group's inputs.
+        _bias, _stride, _padding, _dilation, transposed, _output_padding, groups, mask = args
+
+        def t(shape):
+            return [shape[1], shape[0], *shape[2:]]
+
+        flops = 0
+        if mask[0]:
+            flops += conv_flop_count(grad_out, w, x, not transposed)
+        if mask[1]:
+            pair = (t(grad_out), t(x)) if transposed else (t(x), t(grad_out))
+            flops += conv_flop_count(*pair, t(w)) // groups
+        return flops
+
+    aten = torch.ops.aten
+    return {
+        aten._scaled_dot_product_flash_attention_for_cpu: attention,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: attention_backward,
+        aten.convolution_backward: convolution_backward,
+    }
+
+
+def torch_flops(model, data, training=False):
+    """`FlopCounterMode`'s FLOPs for `model` on `data` (torch backend only).
+
+    One forward pass, or with `training` a training step: the forward in
+    training and the backward of the sum of the float outputs (none where
+    nothing is trainable). The inputs take no gradient.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    keras.utils.set_random_seed(0)
+    copy = model.__class__.from_config(_unrolled(model.get_config()))
+    weights = model.get_weights()
+    if training:  # a trained model has no all-zero kernel: see the module docstring
+        weights = [np.ones_like(w) if _all_zero_floats(w) else w for w in weights]
+    copy.set_weights(weights)
+    data = [torch.as_tensor(x) for x in data]
+    with FlopCounterMode(display=False, custom_mapping=_torch_artefacts()) as counter:
+        outputs = copy(data if len(data) > 1 else data[0], training=training)
+        if training:
+            floats = [y for y in keras.tree.flatten(outputs) if y.is_floating_point()]
+            loss = sum((y.sum() for y in floats), torch.zeros(()))
+            if loss.requires_grad:
+                loss.backward()
+    return counter.get_total_flops()
+
+
+def _all_zero_floats(weight):
+    return np.issubdtype(weight.dtype, np.floating) and weight.size and not np.any(weight)
+
+
 def reference_flops(model, shapes):
     """`FlopCounterMode`'s FLOPs for one forward pass of `model` (torch backend only)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+    return torch_flops(model, input_data(shapes, model))
 
-    cpu_attention = {
-        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: (
-            lambda query, key, value, *args, out_shape=None, **kwargs: sdpa_flop_count(
-                query, key, value
-            )
-        )
+
+def reference_training_flops(model, shapes):
+    """`FlopCounterMode`'s FLOPs for one training step of `model` (torch backend only)."""
+    return torch_flops(model, input_data(shapes, model), training=True)
+
+
+def reference_valid_steps(model, shapes, valid_steps):
+    """`FlopCounterMode`'s FLOPs for `model` on `valid_steps`, and on the same batch unpadded."""
+    every_step = [shapes[0][1]] * len(valid_steps)
+    data = padded_data(model, shapes, valid_steps)
+    return {
+        "valid_steps": list(valid_steps),
+        "forward": torch_flops(model, data),
+        "training": torch_flops(model, data, training=True),
+        "padded_forward": torch_flops(model, padded_data(model, shapes, every_step)),
     }
-    copy = model.__class__.from_config(_unrolled(model.get_config()))
-    copy.set_weights(model.get_weights())
-    data = [torch.as_tensor(x) for x in input_data(shapes, model)]
-    with FlopCounterMode(display=False, custom_mapping=cpu_attention) as counter:
-        copy(data if len(data) > 1 else data[0], training=False)
-    return counter.get_total_flops()

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import keras
 import pytest
-from _flops_cases import FLOPS_CASES
+from _flops_cases import FLOPS_CASES, TRAINING_DRAWN, VALID_STEPS_CASES
 
-from keras_tdplus import count_flops
+from keras_tdplus import count_flops, explain_flops
 
 pytestmark = pytest.mark.backend_independent
 
-_REFERENCE = json.loads(
-    (Path(__file__).resolve().parent / "golden" / "flops_reference.json").read_text()
-)
+_GOLDEN = Path(__file__).resolve().parent / "golden"
+_REFERENCE = json.loads((_GOLDEN / "flops_reference.json").read_text())
+_TRAINING = json.loads((_GOLDEN / "flops_training_reference.json").read_text())
+_VALID_STEPS = json.loads((_GOLDEN / "flops_valid_steps_reference.json").read_text())
 
 
 def _cases(family):
@@ -35,7 +36,18 @@ def _cases(family):
 
 def test_every_case_has_a_reference_and_every_reference_a_case():
     cases = {f"{family}/{case}" for family in FLOPS_CASES for case in FLOPS_CASES[family]}
-    assert cases == set(_REFERENCE)
+    assert cases == set(_REFERENCE) == set(_TRAINING)
+    assert set(VALID_STEPS_CASES) == set(_VALID_STEPS)
+
+
+@pytest.mark.parametrize("case", sorted(VALID_STEPS_CASES))
+def test_valid_steps_count_what_torch_runs_on_a_padded_batch(case):
+    model, _, valid_steps = VALID_STEPS_CASES[case]()
+    expected = _VALID_STEPS[case]
+    assert valid_steps == expected["valid_steps"]
+    forward = explain_flops(model, valid_steps=valid_steps)
+    assert (forward.total, forward.padded) == (expected["forward"], expected["padded_forward"])
+    assert count_flops(model, valid_steps=valid_steps, training=True) == expected["training"]
 
 
 def _config_only_file(model, path):
@@ -48,6 +60,7 @@ def _config_only_file(model, path):
 
 
 def _count_both_ways(family, case, tmp_path):
+    """The forward FLOPs from the model and from its file, and a training step's from the file."""
     make = FLOPS_CASES[family][case]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -62,7 +75,18 @@ def _count_both_ways(family, case, tmp_path):
             model.save(path)
     from_model = count_flops(model)
     keras.backend.clear_session()
-    return from_model, count_flops(str(path))
+    key = f"{family}/{case}"
+    if key in TRAINING_DRAWN:
+        assert explain_flops(str(path), training=True).missing
+        training = _TRAINING[key]
+    else:
+        training = count_flops(str(path), training=True)
+    return from_model, count_flops(str(path)), training
+
+
+def _expected(family, case):
+    key = f"{family}/{case}"
+    return (_REFERENCE[key], _REFERENCE[key], _TRAINING[key])
 
 
 @pytest.mark.parametrize(
@@ -76,19 +100,19 @@ def _count_both_ways(family, case, tmp_path):
     ],
 )
 def test_layers_and_small_models_count_like_torch(family, case, tmp_path):
-    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+    assert _count_both_ways(family, case, tmp_path) == _expected(family, case)
 
 
 @pytest.mark.parametrize(("family", "case"), _cases("recurrent"))
 def test_recurrent_layers_count_each_step_like_torch(family, case, tmp_path):
-    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+    assert _count_both_ways(family, case, tmp_path) == _expected(family, case)
 
 
 @pytest.mark.parametrize(("family", "case"), _cases("attention"))
 def test_attention_counts_projections_and_products_like_torch(family, case, tmp_path):
-    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+    assert _count_both_ways(family, case, tmp_path) == _expected(family, case)
 
 
 @pytest.mark.parametrize(("family", "case"), _cases("applications"))
 def test_applications_count_like_torch(family, case, tmp_path):
-    assert _count_both_ways(family, case, tmp_path) == (_REFERENCE[f"{family}/{case}"],) * 2
+    assert _count_both_ways(family, case, tmp_path) == _expected(family, case)

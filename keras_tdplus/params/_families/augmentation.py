@@ -9,16 +9,18 @@ with a depthwise convolution of each channel (`RandomGaussianBlur` by its
 transform are constants: a gradient reaching the images flows back through
 the convolution, never into them.
 
-`AugMix` and `RandAugment` run operations drawn at random each step, and
-`RandomElasticTransform` blurs displacement fields sized by its random draw:
-their training FLOPs are not fixed, so they are reported as missing.
+`RandAugment` runs every one of its augmentations `num_ops` times and keeps
+the drawn one's result: it counts all of them. `AugMix` runs the
+augmentations it draws (Python's `random`) each step, and
+`RandomElasticTransform` blurs with a kernel sized by its random draw: their
+training FLOPs are not fixed, so they are reported as missing.
 """
 
 import math
 
 from keras import layers
 
-from keras_tdplus.params._explain import missing_flops, products, zero_flops
+from keras_tdplus.params._explain import missing_flops, products, repeated, summed, zero_flops
 from keras_tdplus.params._families.base import known_sizes
 from keras_tdplus.params._gradients import gradients, is_training
 from keras_tdplus.params._registry import flops_formula
@@ -59,6 +61,21 @@ def _blur_flops(layer, shape, output, count):
     )
 
 
-@flops_formula(layers.AugMix, layers.RandAugment, layers.RandomElasticTransform)
+@flops_formula(layers.RandAugment)
+def _rand_augment_flops(layer, shape, output, count):
+    if not is_training():
+        return zero_flops(layer)
+    # Its augmentations, by the attribute names Keras lists (torch keeps sublayers out of vars).
+    names = getattr(type(layer), "_AUGMENT_LAYERS", ())
+    augmentations = [getattr(layer, name, None) for name in names]
+    augmentations = [a for a in augmentations if isinstance(a, layers.Layer)]
+    if not augmentations:
+        return missing_flops(layer)
+    each = summed(layer, "", [count(augmentation, shape) for augmentation in augmentations])
+    signature = f"RandAugment(num_ops={layer.num_ops}) (training: each augmentation each op)"
+    return repeated(layer, signature, "num_ops", layer.num_ops, each)
+
+
+@flops_formula(layers.AugMix, layers.RandomElasticTransform)
 def _random_operations_flops(layer, shape, output, count):
     return missing_flops(layer) if is_training() else zero_flops(layer)
