@@ -103,6 +103,11 @@ MEASURED = {
         "--json $b.json; done; python benchmarks/plot_masked_steps.py jax.json tensorflow.json "
         "torch.json --out docs/img/masked_steps.png > docs/generated/masked_steps.md"
     ),
+    "flops_padded.md": (
+        "for b in jax tensorflow torch; do KERAS_BACKEND=$b python benchmarks/flops_padded.py "
+        "--json $b.json; done; python benchmarks/flops_padded.py --table jax.json tensorflow.json "
+        "torch.json > docs/generated/flops_padded.md"
+    ),
     # Every export path on every backend; needs the exporters (python -m tox -e export exec -- ...).
     **{
         f"deploying/{name}.md": "python docs/scripts/export_matrix.py"
