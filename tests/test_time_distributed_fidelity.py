@@ -139,6 +139,119 @@ def test_an_inner_layer_mask_reaches_the_lstm_in_a_functional_model_saved_and_cl
     assert not np.allclose(stock.predict(x, verbose=0), expected, atol=1e-3)
 
 
+SENTENCES, WORDS = 4, 6
+
+# jit_compile on torch is torch.compile, minutes on a CPU: the jit case runs on
+# TensorFlow and JAX, the eager one everywhere.
+JIT = [
+    pytest.param(False, id="eager"),
+    pytest.param(True, id="jit", marks=pytest.mark.backend("tensorflow", "jax")),
+]
+
+
+def _word_ids():
+    """`(documents, sentences, words)` ids, 0 for padding, words padded at the front
+    (`pad_sequences`' default), so a sentence's first word says nothing of the sentence."""
+    ids = np.random.default_rng(21).integers(1, 20, size=(3, SENTENCES, WORDS))
+    ids[0, 2:] = 0  # two padded sentences
+    ids[1, :, :4] = 0  # two words each
+    ids[1, 3] = 0
+    ids[2, 1, :5] = 0  # one word
+    ids[2, 0] = 0  # a padded sentence before valid ones
+    return ids
+
+
+def _document_model(wrapper, words, **kwargs):
+    """Word ids -> Embedding(mask_zero) -> wrapper(sentence encoder) -> LSTM over sentences."""
+    ids = keras.Input((SENTENCES if words else None, words), dtype="int32")
+    embedded = layers.Embedding(20, 8, mask_zero=True)(ids)
+    encoder = keras.Sequential([keras.Input((words, 8)), layers.LSTM(5)])
+    sentences = wrapper(encoder, **kwargs)(embedded)
+    return keras.Model(ids, layers.LSTM(3)(sentences)), sentences
+
+
+@pytest.mark.parametrize("jit", JIT)
+@pytest.mark.parametrize(
+    "words, skip",
+    [(WORDS, False), (None, False), (WORDS, True)],
+    ids=["known_sizes", "unknown_sizes", "skip_masked_steps"],
+)
+def test_a_sentence_encoder_over_word_ids_gives_the_next_lstm_a_sentence_mask(words, skip, jit):
+    """The encoder's output is one vector per sentence, so its mask is one value per sentence:
+    valid while any of its words is. The reference is the same layers with that mask given."""
+    keras.utils.set_random_seed(0)
+    ids = _word_ids()
+    model, sentences = _document_model(TimeDistributed, words, skip_masked_steps=skip)
+    assert tuple(sentences._keras_mask.shape) == (None, SENTENCES if words else None)
+    embedding, wrapper, lstm = model.layers[1:]
+    x = keras.ops.convert_to_tensor(ids)
+    sentence_mask = (ids != 0).any(axis=-1)
+    np.testing.assert_array_equal(_numpy(wrapper.compute_mask(embedding(x), x != 0)), sentence_mask)
+    expected = _numpy(lstm(wrapper(embedding(x), mask=x != 0), mask=sentence_mask))
+    model.compile(jit_compile=jit)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_numpy(model(x)), expected, rtol=1e-5, atol=1e-6)
+
+    if not keras_at_least(3, 16):  # Keras 3.16's wrapper drops the mask instead
+        _, stock = _document_model(layers.TimeDistributed, words)
+        assert tuple(stock._keras_mask.shape) == tuple(sentences.shape[:2]) + (words,)
+
+
+def _loop_mask(layer, x, mask):
+    """The loop's output mask: each step's mask, its axes beyond those of the step's
+    output reduced by `any`, stacked on the time axis."""
+    steps = []
+    for t in range(x.shape[1]):
+        output_rank = len(layer(x[:, t]).shape)
+        step = mask[:, t]
+        steps.append(step.any(axis=tuple(range(max(1, output_rank - 1), step.ndim))))
+    return np.stack(steps, axis=1)
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        lambda: keras.Sequential([layers.LSTM(3)]),
+        lambda: layers.LSTM(3),
+        lambda: layers.GlobalAveragePooling1D(),
+        lambda: layers.Flatten(),
+        lambda: layers.Lambda(
+            lambda x: keras.ops.sum(x, axis=1),
+            mask=lambda x, m: None if m is None else keras.ops.any(m, axis=1),
+        ),
+        # The output keeps the word axis, so the mask keeps it, unchanged.
+        lambda: layers.Dense(3),
+        lambda: layers.LSTM(3, return_sequences=True),
+        lambda: layers.Conv1D(3, 3, padding="same"),
+        lambda: keras.Sequential([layers.Dense(3)]),
+    ],
+    ids=[
+        "Sequential_LSTM",
+        "LSTM",
+        "GlobalAveragePooling1D",
+        "Flatten",
+        "Lambda_pooling_its_mask",
+        "Dense",
+        "LSTM_sequences",
+        "Conv1D_same",
+        "Sequential_Dense",
+    ],
+)
+def test_the_output_mask_has_the_axes_of_each_steps_output(inner):
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=(3, SENTENCES, WORDS, 2)).astype("float32")
+    mask = rng.uniform(size=(3, SENTENCES, WORDS)) < 0.6
+    mask[0, 1] = False
+    mask[2, 3] = False
+    layer = inner()
+    wrapper = TimeDistributed(layer)
+    wrapper(x)
+    expected = _loop_mask(layer, x, mask)
+    np.testing.assert_array_equal(_numpy(wrapper.compute_mask(x, mask)), expected)
+    symbolic = TimeDistributed(layer)(layers.Masking(0.0)(keras.Input((None, None, 2))))
+    assert tuple(symbolic._keras_mask.shape) == (None,) * expected.ndim
+
+
 @pytest.mark.parametrize(
     "inner, shape",
     [

@@ -156,7 +156,10 @@ class TimeDistributed(layers.Wrapper):
     its `call` takes a `mask`, spread over every axis of the inner input but
     the last, so a masked step masks all of an inner LSTM's or attention
     layer's positions; the output mask is the incoming time mask, combined
-    with any mask the inner layer computes.
+    with any mask the inner layer computes. It keeps only the axes the output
+    has: over word ids, a sentence encoder's `(batch, sentences, units)`
+    gets a `(batch, sentences)` mask, a sentence valid while any of its words
+    is, and a `Dense` keeps the `(batch, sentences, words)` one.
 
     Where Keras' wrapper is wrong, this one follows a loop over the steps
     instead (see the Migrating page): the inner layer's activity regularizer
@@ -577,7 +580,9 @@ class TimeDistributed(layers.Wrapper):
 
     def compute_mask(self, inputs, mask=None):
         if type(self.layer).compute_mask is layers.Layer.compute_mask:
-            return mask
+            # The inner layer passes its input mask on (a nested model, a
+            # convolution): a longer mask keeps only the axes its output has.
+            return self._fit_masks(inputs, mask)
         if not any(isinstance(x, keras.KerasTensor) for x in tree.flatten(inputs)):
             return self._compute_mask(inputs, mask)
         # A functional model replays the ops recorded here on real tensors, so
@@ -592,11 +597,7 @@ class TimeDistributed(layers.Wrapper):
         first = tree.flatten(inputs)[0]
         folded = tree.map_structure(_fold, inputs)
         inner_mask = self.layer.compute_mask(folded, self._fold_masks(inputs, folded, mask))
-        time_mask = first_mask
-        if first_mask is not None and len(first_mask.shape) > 2:
-            # The inner layer consumed its axes; a step stays valid while
-            # any of its inner positions was.
-            time_mask = ops.any(first_mask, axis=tuple(range(2, len(first_mask.shape))))
+        time_mask = None if first_mask is None else _keep_axes(first_mask, 2)
         if inner_mask is None:
             return time_mask
         if all(m is None for m in tree.flatten(inner_mask)):
@@ -609,10 +610,36 @@ class TimeDistributed(layers.Wrapper):
             # Some outputs have a mask, others none: an op returns tensors
             # only, and a mask of all steps valid changes nothing downstream.
             time_mask = ops.ones_like(_first_position(first), dtype="bool")
-        return tree.map_structure(
+        masks = tree.map_structure(
             lambda m: time_mask if m is None else _combine(first_mask, _unfold(m, first)),
             inner_mask,
         )
+        return self._fit_masks(inputs, masks)
+
+    def _fit_masks(self, inputs, masks):
+        """`masks`, each with at most the axes its output keeps: `rank - 1`, at least 2.
+
+        Keras gives the first mask to the first output, the second to the
+        second, and so on. A mask with more axes than its output keeps
+        (`(batch, sentences, words)` on the `(batch, sentences, 64)` of an
+        inner sentence encoder) loses its extra trailing axes by `any`: a
+        sentence is valid while any of its words is. The ranks decide, never
+        the sizes, so a symbolic, a traced and an eager call keep the same
+        axes; a `(batch, time)` mask is never changed.
+        """
+        flat = tree.flatten(masks)
+        if all(m is None or len(m.shape) <= 2 for m in flat):
+            return masks
+        shapes = tree.map_structure(
+            lambda x: tuple(d if isinstance(d, int) else None for d in x.shape), inputs
+        )
+        ranks = []
+        tree.map_shape_structure(lambda s: ranks.append(len(s)), self.compute_output_shape(shapes))
+        fitted = [
+            m if m is None or i >= len(ranks) else _keep_axes(m, max(2, ranks[i] - 1))
+            for i, m in enumerate(flat)
+        ]
+        return tree.pack_sequence_as(masks, fitted)
 
 
 @keras.saving.register_keras_serializable(package="keras_tdplus")
@@ -661,11 +688,22 @@ def _first_shape(input_shape):
     return tuple(shapes[0])
 
 
+def _keep_axes(mask, count):
+    """`mask` with its axes after the first `count` reduced by `any`."""
+    if len(mask.shape) <= count:
+        return mask
+    return ops.any(mask, axis=tuple(range(count, len(mask.shape))))
+
+
 def _combine(outer, inner):
-    """`outer AND inner`, with `outer` spread over the trailing axes of `inner`."""
+    """`outer AND inner`, with `outer` spread over the trailing axes of `inner`.
+
+    An `outer` with more axes than `inner` (words, for an inner layer whose
+    mask is one value per sentence) is first reduced to `inner`'s axes by `any`.
+    """
     if outer is None:
         return inner
-    outer = ops.cast(outer, "bool")
+    outer = _keep_axes(ops.cast(outer, "bool"), len(inner.shape))
     while len(outer.shape) < len(inner.shape):
         outer = ops.expand_dims(outer, -1)
     return ops.logical_and(outer, ops.cast(inner, "bool"))
