@@ -282,6 +282,17 @@ def td_compute_mask_none():
 
 
 @mutant(
+    "TimeDistributed passes on a mask with more axes than its output keeps (the words of a "
+    "(batch, sentences, words) mask on a sentence encoder's (batch, sentences, units))",
+    ("tests/test_time_distributed_fidelity.py", "sentence_encoder"),
+)
+def td_mask_keeps_axes_the_output_lacks():
+    from keras_tdplus import TimeDistributed
+
+    TimeDistributed._fit_masks = lambda self, inputs, masks: masks
+
+
+@mutant(
     "TimeDistributedDense.compute_mask returns None",
     ("tests/test_time_distributed_dense.py", "mask"),
 )
@@ -858,6 +869,17 @@ def flops_initial_state_differentiated():
         return flowing(inputs, trainable, None if state is None else True)
 
     _replace_everywhere(flowing, always)
+
+
+@mutant(
+    "a training step runs the backward of layers whose outputs reach the loss only through "
+    "stop_gradient or an integer output",
+    ("tests/test_flops_training.py", "stop_gradient or integer"),
+)
+def flops_backward_where_no_gradient_reaches():
+    from keras_tdplus.params import _count
+
+    _count._TableVisitor.settle = lambda self, outputs: None
 
 
 @mutant(

@@ -60,13 +60,15 @@ def test_a_frozen_model_trains_nothing_and_a_frozen_inner_model_only_passes_grad
 
 
 def test_weightless_layers_and_stop_gradient_carry_no_gradient_to_the_products_after():
+    """Before `stop_gradient` or an integer output, no backward runs at all."""
     x = keras.Input((5, 3))
     y = layers.Dense(4)(layers.Dropout(0.1)(layers.Activation("relu")(x)))
     assert count_flops(keras.Model(x, y), training=True) == 2 * _dense(1, 5, 3, 4)
     a = keras.Input((5, 3))
     h = ops.stop_gradient(layers.Dense(3)(a))
     stopped = keras.Model(a, layers.Dense(2)(h))
-    assert count_flops(stopped, training=True) == 2 * _dense(1, 5, 3, 3) + 2 * _dense(1, 5, 3, 2)
+    # No gradient reaches the first Dense: its forward pass alone.
+    assert count_flops(stopped, training=True) == _dense(1, 5, 3, 3) + 2 * _dense(1, 5, 3, 2)
 
 
 def test_an_lstm_differentiates_every_step_but_the_zero_initial_state():
@@ -106,7 +108,8 @@ def test_valid_steps_count_the_skipped_layer_on_its_valid_rows_and_the_rest_padd
     assert explanation.total == _dense(1, 7, 3, 4) + lstm
     assert explanation.padded == _dense(2, 5, 3, 4) + lstm
     assert count_flops(model, valid_steps=0.4, batch_size=2) == _dense(1, 4, 3, 4) + lstm
-    assert count_flops(model, valid_steps=[0, 0]) == lstm
+    # With no valid step the layer still runs on one row.
+    assert count_flops(model, valid_steps=[0, 0]) == _dense(1, 1, 3, 4) + lstm
     table = param_table(model, flops=True, valid_steps=[2, 5], training=True)
     skipped = table.rows[1].flops
     assert (skipped.total, skipped.padded) == (2 * _dense(1, 7, 3, 4), 2 * _dense(2, 5, 3, 4))
@@ -118,11 +121,36 @@ def test_valid_steps_count_the_skipped_layer_on_its_valid_rows_and_the_rest_padd
     assert count_flops(stock, valid_steps=[2, 5]) == count_flops(stock, batch_size=2)
 
 
+def test_no_backward_runs_where_only_integer_outputs_or_stopped_values_lead():
+    x = keras.Input((5, 3))
+    h = layers.Dense(4)(x)
+    ids = ops.argmax(layers.Dense(3)(h), axis=-1)
+    model = keras.Model(x, [ids, h])
+    # The second Dense reaches the loss only through argmax: forward alone.
+    assert count_flops(model, training=True) == 2 * _dense(1, 5, 3, 4) + _dense(1, 5, 4, 3)
+
+
+def test_stacked_cells_differentiate_each_cells_input_from_the_cell_before():
+    cells = [layers.SimpleRNNCell(4), layers.SimpleRNNCell(3)]
+    stacked = keras.Sequential([keras.Input((6, 3)), layers.RNN(cells)])
+    layered = keras.Sequential(
+        [keras.Input((6, 3)), layers.SimpleRNN(4, return_sequences=True), layers.SimpleRNN(3)]
+    )
+    assert count_flops(stacked, training=True) == count_flops(layered, training=True)
+
+
+def test_valid_steps_must_fit_a_fixed_batch():
+    x = keras.Input((5, 3), batch_size=2)
+    y = tdp.TimeDistributed(layers.Dense(4), skip_masked_steps=True)(layers.Masking()(x))
+    with pytest.raises(ValueError, match="valid_steps lists 3 samples, but the batch axis"):
+        count_flops(keras.Model(x, y), valid_steps=[1, 2, 3])
+
+
 @pytest.mark.parametrize(
     ("valid_steps", "match"),
     [
         ([1, 2, 3], "valid_steps lists 3 samples but batch_size is 2"),
-        ([2, 9], "does not fit: it gives 2 samples, up to 9 steps"),
+        ([2, 9], "gives a sample 9 valid steps, but the input of .* has 5 steps"),
         ([-1, 2], "expected a list of step counts"),
         (1.5, "expected a list of step counts"),
         (2, "expected a list of step counts"),

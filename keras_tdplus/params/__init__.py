@@ -46,6 +46,7 @@ from keras_tdplus.params._gradients import (
     check_training,
     check_valid_steps,
     counting,
+    fit_valid_steps,
 )
 from keras_tdplus.params._memory import MemoryEstimate, memory_of
 from keras_tdplus.params._results import (
@@ -327,7 +328,7 @@ def explain_flops(
     if valid is None:
         return effective
     with counting(training):
-        padded = _explained_flops(source, input_shape, batch_size, allow_build)
+        padded = _explained_flops(source, input_shape, _batch_of(batch_size, valid), allow_build)
     return dataclasses.replace(effective, padded=padded.total)
 
 
@@ -340,6 +341,10 @@ def _explained_flops(source, input_shape, batch_size, allow_build):
                     f"({type(source).__name__}), e.g. (None, 10, 8). Received: input_shape=None"
                 )
             shape = normalize_shape(input_shape, "input_shape")
+            first = shape[0] if isinstance(shape, list) else shape
+            batch_size = fit_valid_steps(
+                source.name, (batch_size or first[0], *first[1:]), batch_size
+            )
             if isinstance(shape, list):  # a layer called on several inputs: one batch for all
                 batch_size = one_batch(source.name, shape, batch_size)
                 shape = [with_batch(s, batch_size) for s in shape]
@@ -401,12 +406,17 @@ def _flops_table(source, input_shape, batch_size, allow_build, training, valid_s
     if valid is None:
         return table
     with counting(training):
-        padded = _costs_table(source, input_shape, batch_size, allow_build)[0]
+        padded = _costs_table(source, input_shape, _batch_of(batch_size, valid), allow_build)[0]
     rows = tuple(
         dataclasses.replace(row, flops=dataclasses.replace(row.flops, padded=full.flops.total))
         for row, full in zip(table.rows, padded.rows, strict=True)
     )
     return dataclasses.replace(table, rows=rows)
+
+
+def _batch_of(batch_size, valid):
+    """The batch of a padded count: `batch_size`, or one sample per count of `valid`."""
+    return len(valid) if batch_size is None and isinstance(valid, tuple) else batch_size
 
 
 def _costs_table(source, input_shape, batch_size, allow_build):
@@ -422,6 +432,9 @@ def _costs_table(source, input_shape, batch_size, allow_build):
     name = config[1].get("name", config[0].lower())
     with _public_errors():
         merged = merged_inputs(name, declared, given)
+        if merged and merged[0] is not None:
+            fixed = one_batch(name, [s for s in merged if s is not None], batch_size)
+            batch_size = fit_valid_steps(name, (fixed, *merged[0][1:]), batch_size)
         for (input_name, _), shape in zip(declared, merged, strict=True):
             require_known(name, input_name, shape, batch_size)
         batch_size = one_batch(name, merged, batch_size)

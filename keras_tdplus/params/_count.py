@@ -32,7 +32,13 @@ from keras_tdplus.errors import SequenceShapeError
 from keras_tdplus.params import _families  # noqa: F401  (importing the families fills the registry)
 from keras_tdplus.params._explain import missing_flops, zero_flops, zero_weights
 from keras_tdplus.params._families.base import RankError
-from keras_tdplus.params._gradients import carried_inputs, flowing, outer_trainable
+from keras_tdplus.params._gradients import (
+    carried_inputs,
+    flowing,
+    forward_only,
+    is_training,
+    outer_trainable,
+)
 from keras_tdplus.params._registry import entry_for, is_user, registered
 from keras_tdplus.params._results import (
     FlopExplanation,
@@ -296,6 +302,8 @@ def _model_table(model_config, shape, allow_build, costs):
     else:
         outputs = walk_functional(config, counter)
         output = outputs[0] if len(outputs) == 1 else outputs
+    if counter.calls:
+        counter.settle(outputs)
     counted = list(counter.counted.values())
     weights = tuple(
         dataclasses.replace(w, name=f"{row.name}/{w.name}")
@@ -336,6 +344,9 @@ class _TableVisitor(Visitor):
         self.counted = {}
         # The entry whose call produced each output shape (by identity).
         self.producers = {}
+        # In a training step: each call's `(entry id, FLOPs, forward FLOPs, input ids, float
+        # output ids, passes a gradient back)`, in order, to find the calls no gradient reaches.
+        self.calls = []
 
     def carrying(self, shape, carries):
         """`shape` as a value of its own that carries a gradient or not."""
@@ -391,6 +402,7 @@ class _TableVisitor(Visitor):
                 producer = None if multi else self.producers.get(id(inputs[0]))
                 _raise_if_last_step_only(error, entry, producer, shape)
                 raise
+            flops = row.flops
             self.counted[id(entry)] = (row, variables)
         else:
             row, variables = self.counted[id(entry)]
@@ -399,26 +411,59 @@ class _TableVisitor(Visitor):
                     again, _, output, activations = _row(
                         entry, shape, self.allow_build, options, True
                     )
-                flops = _called_again(row.flops, again.flops, node_index)
+                flops = again.flops
+                combined = _called_again(row.flops, again.flops, node_index)
             else:
                 output = output_shape(rebuild_layer(entry), shape, options)
-                flops, activations = None, None
-            row = dataclasses.replace(row, output_shape="multiple", flops=flops)
+                combined, activations = None, None
+            row = dataclasses.replace(row, output_shape="multiple", flops=combined)
             self.counted[id(entry)] = (row, variables)
         outputs = output if isinstance(output, list) else [output]
         if self.costs:
             self.activations += activations
             out_carries = any(carries) or _trains(variables)
             floats = [not _integer(dtype) for dtype, _ in activations or ()]
-            if entry.get("class_name") == "StopGradient" or _op_name(entry) == "StopGradient":
-                floats = [False] * len(outputs)
             floats += [True] * (len(outputs) - len(floats))
+            stops = _op_name(entry) == "StopGradient"
             outputs = [
-                self.carrying(out, out_carries and is_float)
+                self.carrying(out, out_carries and is_float and not stops)
                 for out, is_float in zip(outputs, floats, strict=False)
             ]
+            if is_training():
+                with forward_only():
+                    forward = _row(entry, shape, self.allow_build, options, True)[0].flops
+                others = [v for k, v in (arguments or {}).items() if k != 0]
+                read = [id(v) for v in _values([*inputs, *others])]
+                made = [id(out) for out, f in zip(outputs, floats, strict=False) if f]
+                self.calls.append((id(entry), flops, forward, read, made, not stops))
         self.producers.update((id(out), entry) for out in outputs)
         return outputs
+
+    def settle(self, outputs):
+        """Counts the forward pass alone of the calls from which no gradient reaches `outputs`.
+
+        Autograd runs the backward of a call only when the loss (the model's
+        float outputs) depends on one of its outputs through differentiable
+        operations: not through `ops.stop_gradient` nor an integer output.
+        """
+        made_here = {i for _, _, _, _, made, _ in self.calls for i in made}
+        reached = {id(out) for out in outputs if id(out) in made_here}
+        live = []
+        for _, _, _, read, made, passes in reversed(self.calls):
+            is_live = any(i in reached for i in made)
+            live.append(is_live)
+            if is_live and passes:
+                reached.update(read)
+        live.reverse()
+        by_entry = {}
+        for (key, flops, forward, *_), is_live in zip(self.calls, live, strict=True):
+            by_entry.setdefault(key, []).append(flops if is_live else forward)
+        for key, calls in by_entry.items():
+            row, variables = self.counted[key]
+            total = calls[0]
+            for index, again in enumerate(calls[1:], start=1):
+                total = _called_again(total, again, index)
+            self.counted[key] = (dataclasses.replace(row, flops=total), variables)
 
     def not_called(self, entry):
         raise ValueError(f"Layer '{entry_name(entry)}' of the model config has no inbound node")
@@ -437,6 +482,15 @@ class _TableVisitor(Visitor):
             f"{who} takes the output {ref[2]} of call {ref[1]} of layer '{ref[0]}', which the "
             "model config does not define"
         )
+
+
+def _values(values):
+    """The values (shapes) in `values`, a list that may hold lists of them."""
+    for value in values:
+        if isinstance(value, list):
+            yield from _values(value)
+        elif value is not None:
+            yield value
 
 
 def _trains(variables):

@@ -16,6 +16,7 @@ leaves (`valid_rows`); every other layer the padded shape.
 import contextlib
 import contextvars
 import dataclasses
+import math
 import numbers
 
 __all__ = [
@@ -25,7 +26,9 @@ __all__ = [
     "check_training",
     "check_valid_steps",
     "counting",
+    "fit_valid_steps",
     "flowing",
+    "forward_only",
     "gradients",
     "is_training",
     "operands",
@@ -100,6 +103,16 @@ def counting(training=False, valid_steps=None):
 
 
 @contextlib.contextmanager
+def forward_only():
+    """Counts inside are of the forward pass alone (a call no gradient reaches)."""
+    token = _COUNT.set(dataclasses.replace(_COUNT.get(), training=False))
+    try:
+        yield
+    finally:
+        _COUNT.reset(token)
+
+
+@contextlib.contextmanager
 def flowing(inputs=None, trainable=None, state=None):
     """Counts inside see these inputs' gradients, the layers' trainability and state's gradient."""
     count = _COUNT.get()
@@ -132,15 +145,15 @@ def valid_rows(layer, batch, time):
     valid = _COUNT.get().valid_steps
     if valid is None:
         return None
-    if isinstance(valid, float):
-        return round(valid * batch * time)
+    if isinstance(valid, float):  # at least one row: the layer runs on one when none is valid
+        return max(1, math.floor(valid * batch * time + 0.5))
     if len(valid) != batch or max(valid, default=0) > time:
         raise ValueError(
             f"Layer '{layer.name}' ({type(layer).__name__}) runs on {batch} samples of {time} "
             f"steps, which valid_steps does not fit: it gives {len(valid)} samples, up to "
             f"{max(valid, default=0)} steps. Received: valid_steps={list(valid)!r}"
         )
-    return sum(valid)
+    return max(1, sum(valid))
 
 
 def check_training(training):
@@ -178,14 +191,38 @@ def check_valid_steps(valid_steps):
 
 
 def batch_for_valid_steps(batch_size, valid):
-    """The batch to count at: `batch_size`, or the number of samples `valid` lists."""
-    if not isinstance(valid, tuple):
-        return batch_size
-    if batch_size is not None and batch_size != len(valid):
+    """`batch_size`, checked against the samples `valid` lists (a list of step counts)."""
+    if isinstance(valid, tuple) and batch_size is not None and batch_size != len(valid):
         raise ValueError(
             f"valid_steps lists {len(valid)} samples but batch_size is {batch_size}. Fix: give "
             "one step count per sample of the batch, or leave batch_size out. "
             f"Received: batch_size={batch_size}, valid_steps={list(valid)!r}"
+        )
+    return batch_size
+
+
+def fit_valid_steps(name, shape, batch_size):
+    """The batch to count `name` at, its first input being `shape`, under the count's valid steps.
+
+    A list of step counts sets the batch (one per sample) and may not exceed
+    the steps of the input's time axis (axis 1): a ValueError says which.
+    """
+    valid = _COUNT.get().valid_steps
+    if not isinstance(valid, tuple):
+        return batch_size
+    fixed = shape[0] if shape else None
+    if fixed is not None and fixed != len(valid):
+        raise ValueError(
+            f"valid_steps lists {len(valid)} samples, but the batch axis of '{name}' is fixed to "
+            f"{fixed}. Fix: give one step count per sample, {fixed} of them. "
+            f"Received: valid_steps={list(valid)!r}"
+        )
+    time = shape[1] if shape and len(shape) > 1 else None
+    if time is not None and max(valid) > time:
+        raise ValueError(
+            f"valid_steps gives a sample {max(valid)} valid steps, but the input of '{name}' has "
+            f"{time} steps. Fix: count at most {time} per sample, or pass the input_shape with "
+            f"its steps. Received: valid_steps={list(valid)!r}"
         )
     return len(valid)
 

@@ -203,9 +203,13 @@ def _rnn_flops(layer, shape, output, count):
 @flops_formula(layers.StackedRNNCells)
 def _stacked_cells_flops(layer, shape, output, count):
     parts = []
+    flow = gradients(layer)
+    carried = flow is not None and flow.input
     for cell in layer.cells:
-        parts.append(count(cell, shape))
+        with flowing(inputs=[carried]):  # a cell's input is the cell's before it
+            parts.append(count(cell, shape))
         shape = (shape[0], cell_output_size(cell))
+        carried = carried or (flow is not None and flow.kernel and cell.trainable)
     signature = f"StackedRNNCells([{', '.join(p.signature for p in parts)}])"
     return summed(layer, signature, parts, FlopExplanation)
 
