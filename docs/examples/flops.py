@@ -136,13 +136,18 @@ valid = [9, 3, 12, 6, 20, 11, 4, 14, 8, 32, 12, 5, 16, 7, 11, 10]
 
 
 def document_model(skip_masked_steps):
-    words = keras.Input((32, 16), dtype="int32", name="words")
-    embedded = layers.Embedding(1000, 32, mask_zero=True, name="embed")(words)
-    sentences = tdp.TimeDistributed(
-        layers.LSTM(64), skip_masked_steps=skip_masked_steps, name="sentences"
-    )(embedded)
-    document = layers.LSTM(64, name="document")(sentences)
-    return keras.Model(words, layers.Dense(4, name="head")(document), name="documents")
+    return keras.Sequential(
+        [
+            keras.Input((32, 16), dtype="int32", name="words"),
+            layers.Embedding(1000, 32, mask_zero=True, name="embed"),
+            tdp.TimeDistributed(
+                layers.LSTM(64), skip_masked_steps=skip_masked_steps, name="sentences"
+            ),
+            layers.LSTM(64, name="document"),
+            layers.Dense(4, name="head"),
+        ],
+        name="documents",
+    )
 
 
 model = document_model(skip_masked_steps=True)
