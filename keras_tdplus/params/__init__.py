@@ -319,17 +319,13 @@ def explain_flops(
     FLOPs = time * (2 * batch * inputs * 4 * units + 2 * batch * units * 4 * units)
     = 10 * (2 * 1 * 1 * 4 * 5 + 2 * 1 * 5 * 4 * 5) = 2,400
     """
-    check_batch_size(batch_size)
-    check_training(training)
-    valid = check_valid_steps(valid_steps)
-    batch_size = batch_for_valid_steps(batch_size, valid)
-    with counting(training, valid):
-        effective = _explained_flops(source, input_shape, batch_size, allow_build)
-    if valid is None:
-        return effective
-    with counting(training):
-        padded = _explained_flops(source, input_shape, _batch_of(batch_size, valid), allow_build)
-    return dataclasses.replace(effective, padded=padded.total)
+    effective, padded = _effective_and_padded(
+        lambda batch: _explained_flops(source, input_shape, batch, allow_build),
+        batch_size,
+        training,
+        valid_steps,
+    )
+    return effective if padded is None else dataclasses.replace(effective, padded=padded.total)
 
 
 def _explained_flops(source, input_shape, batch_size, allow_build):
@@ -397,16 +393,14 @@ def estimate_memory(source, batch_size=None, optimizer="adam", input_shape=None,
 
 def _flops_table(source, input_shape, batch_size, allow_build, training, valid_steps):
     """The model's table with the FLOPs of a forward pass or training step on `valid_steps`."""
-    check_batch_size(batch_size)
-    check_training(training)
-    valid = check_valid_steps(valid_steps)
-    batch_size = batch_for_valid_steps(batch_size, valid)
-    with counting(training, valid):
-        table = _costs_table(source, input_shape, batch_size, allow_build)[0]
-    if valid is None:
+    table, padded = _effective_and_padded(
+        lambda batch: _costs_table(source, input_shape, batch, allow_build)[0],
+        batch_size,
+        training,
+        valid_steps,
+    )
+    if padded is None:
         return table
-    with counting(training):
-        padded = _costs_table(source, input_shape, _batch_of(batch_size, valid), allow_build)[0]
     rows = tuple(
         dataclasses.replace(row, flops=dataclasses.replace(row.flops, padded=full.flops.total))
         for row, full in zip(table.rows, padded.rows, strict=True)
@@ -414,9 +408,25 @@ def _flops_table(source, input_shape, batch_size, allow_build, training, valid_s
     return dataclasses.replace(table, rows=rows)
 
 
-def _batch_of(batch_size, valid):
-    """The batch of a padded count: `batch_size`, or one sample per count of `valid`."""
-    return len(valid) if batch_size is None and isinstance(valid, tuple) else batch_size
+def _effective_and_padded(count, batch_size, training, valid_steps):
+    """`(count(batch) on valid_steps, count(batch) with every step valid or None)`.
+
+    The arguments are checked first; a list of step counts sets the padded
+    count's batch when `batch_size` does not (the effective count finds it
+    against the model's inputs).
+    """
+    check_batch_size(batch_size)
+    check_training(training)
+    valid = check_valid_steps(valid_steps)
+    batch_size = batch_for_valid_steps(batch_size, valid)
+    with counting(training, valid):
+        effective = count(batch_size)
+    if valid is None:
+        return effective, None
+    if batch_size is None and isinstance(valid, tuple):
+        batch_size = len(valid)
+    with counting(training):
+        return effective, count(batch_size)
 
 
 def _costs_table(source, input_shape, batch_size, allow_build):

@@ -344,8 +344,9 @@ class _TableVisitor(Visitor):
         self.counted = {}
         # The entry whose call produced each output shape (by identity).
         self.producers = {}
-        # In a training step: each call's `(entry id, FLOPs, forward FLOPs, input ids, float
-        # output ids, passes a gradient back)`, in order, to find the calls no gradient reaches.
+        # In a training step: each call's `(entry id, FLOPs, a function counting its forward
+        # pass, input ids, float output ids, passes a gradient back)`, in order, to find the
+        # calls no gradient reaches.
         self.calls = []
 
     def carrying(self, shape, carries):
@@ -430,8 +431,11 @@ class _TableVisitor(Visitor):
                 for out, is_float in zip(outputs, floats, strict=False)
             ]
             if is_training():
-                with forward_only():
-                    forward = _row(entry, shape, self.allow_build, options, True)[0].flops
+                # Its forward pass alone, counted only if no gradient reaches the call.
+                def forward(entry=entry, shape=shape, options=options):
+                    with forward_only():
+                        return _row(entry, shape, self.allow_build, options, True)[0].flops
+
                 others = [v for k, v in (arguments or {}).items() if k != 0]
                 read = [id(v) for v in _values([*inputs, *others])]
                 made = [id(out) for out, f in zip(outputs, floats, strict=False) if f]
@@ -455,9 +459,11 @@ class _TableVisitor(Visitor):
             if is_live and passes:
                 reached.update(read)
         live.reverse()
+        if all(live):
+            return
         by_entry = {}
         for (key, flops, forward, *_), is_live in zip(self.calls, live, strict=True):
-            by_entry.setdefault(key, []).append(flops if is_live else forward)
+            by_entry.setdefault(key, []).append(flops if is_live else forward())
         for key, calls in by_entry.items():
             row, variables = self.counted[key]
             total = calls[0]

@@ -92,27 +92,16 @@ def gradients(layer):
     return Flow(bool(count.trainable and layer.trainable), count.inputs, count.state)
 
 
-@contextlib.contextmanager
 def counting(training=False, valid_steps=None):
     """Counts inside are of a training step (`training`) on `valid_steps` (see module doc)."""
-    token = _COUNT.set(_Count(training=training, valid_steps=valid_steps))
-    try:
-        yield
-    finally:
-        _COUNT.reset(token)
+    return _counting(_Count(training=training, valid_steps=valid_steps))
 
 
-@contextlib.contextmanager
 def forward_only():
     """Counts inside are of the forward pass alone (a call no gradient reaches)."""
-    token = _COUNT.set(dataclasses.replace(_COUNT.get(), training=False))
-    try:
-        yield
-    finally:
-        _COUNT.reset(token)
+    return _counting(dataclasses.replace(_COUNT.get(), training=False))
 
 
-@contextlib.contextmanager
 def flowing(inputs=None, trainable=None, state=None):
     """Counts inside see these inputs' gradients, the layers' trainability and state's gradient."""
     count = _COUNT.get()
@@ -123,7 +112,13 @@ def flowing(inputs=None, trainable=None, state=None):
         changes["trainable"] = count.trainable and bool(trainable)
     if state is not None:
         changes["state"] = bool(state)
-    token = _COUNT.set(dataclasses.replace(count, **changes))
+    return _counting(dataclasses.replace(count, **changes))
+
+
+@contextlib.contextmanager
+def _counting(count):
+    """The counts inside are made under `count`."""
+    token = _COUNT.set(count)
     try:
         yield
     finally:

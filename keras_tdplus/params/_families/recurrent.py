@@ -163,16 +163,21 @@ def _step(layer, cell, batch, inputs):
     return products(layer, signature, terms, values, grads)
 
 
-def _steps(layer, signature, time, step):
-    """`time` runs of `step()`: in a training step, step 0's state carries no gradient."""
+def _steps(layer, time, step, wrapper=None):
+    """`time` runs of `step()`: in a training step, step 0's state carries no gradient.
+
+    The signature is the step's, inside `wrapper(...)` when one is named.
+    """
     flow = gradients(layer)
     if flow is None:
-        return repeated(layer, signature, "time", time, step())
-    # A state passed in (`initial_state`) carries a gradient if it was computed from weights.
-    with flowing(state=any(flow.inputs[1:])):
-        first = step()
-    with flowing(state=flow.within()):
-        rest = step()
+        first = rest = step()
+    else:
+        # A state passed in (`initial_state`) carries a gradient if it was computed from weights.
+        with flowing(state=any(flow.inputs[1:])):
+            first = step()
+        with flowing(state=flow.within()):
+            rest = step()
+    signature = rest.signature if wrapper is None else f"{wrapper}({rest.signature})"
     if first.total == rest.total or time < 1:
         return repeated(layer, signature, "time", time, rest)
     return recurrence(layer, signature, time, first, rest)
@@ -181,8 +186,7 @@ def _steps(layer, signature, time, step):
 @flops_formula(*RECURRENT)
 def _recurrent_flops(layer, shape, output, count):
     batch, time, inputs = known_sizes(layer, shape, [0, 1, 2], "batch, time, inputs")
-    signature = f"{type(layer).__name__}(units={layer.cell.units})"
-    return _steps(layer, signature, time, lambda: _step(layer, layer.cell, batch, inputs))
+    return _steps(layer, time, lambda: _step(layer, layer.cell, batch, inputs))
 
 
 @flops_formula(*CELLS)
@@ -195,9 +199,7 @@ def _cell_flops(layer, shape, output, count):
 def _rnn_flops(layer, shape, output, count):
     (time,) = known_sizes(layer, shape, [1], "time")
     step_shape = (shape[0], *shape[2:])
-    first = count(layer.cell, step_shape)
-    signature = f"RNN({first.signature})"
-    return _steps(layer, signature, time, lambda: count(layer.cell, step_shape))
+    return _steps(layer, time, lambda: count(layer.cell, step_shape), wrapper="RNN")
 
 
 @flops_formula(layers.StackedRNNCells)
@@ -245,4 +247,4 @@ def _conv_lstm_flops(layer, shape, output, count):
             grads = weighed(cell) + weighed(cell, "recurrent_kernel", carried=flow.state)
         return products(layer, signature, terms, values, grads)
 
-    return _steps(layer, signature, time, step)
+    return _steps(layer, time, step)
